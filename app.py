@@ -1,0 +1,29 @@
+"""Fashion-MNIST demo: `streamlit run app.py`.
+
+Only layout lives here; each page is a module in fashion/ui and the model picker in
+the sidebar is shared by all of them through st.session_state.
+"""
+
+import streamlit as st
+
+from fashion.ui import state
+
+st.set_page_config(page_title="Fashion-MNIST classifier", page_icon="👕", layout="wide")
+
+# File pages (not callables) so AppTest.switch_page can open each one in tests.
+PAGES = [
+    st.Page(
+        "fashion/ui/classify.py", title="Classify", icon="👕", url_path="classify", default=True
+    ),
+    st.Page("fashion/ui/confusion.py", title="Confusion matrix", icon="🧮", url_path="confusion"),
+    st.Page("fashion/ui/mistakes.py", title="Mistakes explorer", icon="🔍", url_path="mistakes"),
+    st.Page("fashion/ui/models.py", title="Models", icon="📊", url_path="models"),
+    st.Page("fashion/ui/dataset.py", title="Dataset", icon="🗂️", url_path="dataset"),
+]
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    with state.friendly_errors("the model list"):
+        state.model_picker()
+    st.caption("Fashion-MNIST · Keras · Streamlit")
+page.run()

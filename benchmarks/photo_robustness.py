@@ -1,0 +1,173 @@
+"""How well does the photo path undo a shop photo? Accuracy of one model, measured in one run
+on the same test images three ways:
+
+1. originals: the official 28x28 images, as the model was trained on them;
+2. photo path: each image rendered as a shop photo of our own design, saved as a JPEG or
+   PNG file, and turned back into 28x28 by `fashion.preprocess.photo`;
+3. naive path: the same files, simply converted to grayscale and resized to 28x28.
+
+A render undoes the dataset's recipe with random, seeded variations: the garment is
+scaled up 6-16x, given a colour (the 28x28 intensity becomes its opacity, so the texture
+survives), rotated a little, put at a random offset on a large non-square canvas with a
+light, off-white or coloured background (and, for some, a dark one with a light garment),
+a faint shadow, sensor noise, then compressed as JPEG (or PNG).
+
+    nice -n 19 .venv/bin/python benchmarks/photo_robustness.py --n 3000 [--model NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from PIL import Image, ImageFilter  # noqa: E402
+
+from fashion import data, preprocess  # noqa: E402
+from fashion.inference import Classifier  # noqa: E402
+
+# Backgrounds a shop photo might have: white, off-white, light grey, pastel colours.
+LIGHT_BACKGROUNDS = [
+    (255, 255, 255),
+    (246, 244, 240),
+    (235, 235, 235),
+    (250, 240, 225),
+    (225, 235, 250),
+    (235, 250, 235),
+    (215, 215, 220),
+]
+
+
+def render_shop_photo(img28: np.ndarray, rng: np.random.Generator) -> tuple[bytes, dict]:
+    """One official 28x28 image -> the bytes of a shop-photo-like JPEG or PNG.
+
+    Args:
+        img28: (28, 28) uint8, garment bright on black (as in the dataset).
+        rng: the source of every random choice (seeded by the caller).
+
+    Returns:
+        (file bytes, a dict describing the choices made).
+    """
+    scale = int(rng.integers(6, 17))
+    size = 28 * scale
+    alpha = Image.fromarray(img28).resize((size, size), Image.Resampling.BICUBIC)
+    angle = float(rng.uniform(-8, 8))
+    alpha = alpha.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=0)
+    a = np.asarray(alpha, np.float32) / 255.0  # (s, s) garment opacity
+
+    dark = rng.random() < 0.15  # a light garment on a dark background, now and then
+    if dark:
+        bg = np.array([int(v) for v in rng.integers(10, 60, 3)], np.float32)
+        garment = np.array([int(v) for v in rng.integers(190, 256, 3)], np.float32)
+    else:
+        bg = np.array(LIGHT_BACKGROUNDS[rng.integers(len(LIGHT_BACKGROUNDS))], np.float32)
+        # Dark-to-mid garments in any hue; the dataset's negation makes them bright.
+        garment = rng.uniform(0, 150, 3).astype(np.float32)
+
+    h, w = a.shape
+    canvas_w = int(w * rng.uniform(1.2, 2.2))
+    canvas_h = int(h * rng.uniform(1.1, 1.8))
+    top = int(rng.integers(0, canvas_h - h + 1))
+    left = int(rng.integers(0, canvas_w - w + 1))
+    layer = np.zeros((canvas_h, canvas_w), np.float32)
+    layer[top : top + h, left : left + w] = a
+
+    # A soft shadow below-right of the garment, a few percent dark.
+    shift = max(2, size // 40)
+    shadow = np.roll(layer, (shift, shift), axis=(0, 1))
+    shadow = Image.fromarray((shadow * 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(size / 30)
+    )
+    shadow_a = np.asarray(shadow, np.float32) / 255.0 * float(rng.uniform(0, 0.12))
+
+    rgb = np.broadcast_to(bg, (canvas_h, canvas_w, 3)).copy()
+    rgb *= 1 - shadow_a[..., None]
+    rgb = rgb * (1 - layer[..., None]) + garment * layer[..., None]
+    noise = float(rng.uniform(0, 6))
+    rgb += rng.normal(0, noise, rgb.shape).astype(np.float32)
+    out = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+
+    buf = io.BytesIO()
+    if rng.random() < 0.8:
+        quality = int(rng.integers(60, 96))
+        out.save(buf, format="JPEG", quality=quality)
+        fmt = f"JPEG q{quality}"
+    else:
+        out.save(buf, format="PNG")
+        fmt = "PNG"
+    info = {"scale": scale, "angle": angle, "dark": dark, "noise": noise, "format": fmt}
+    return buf.getvalue(), info
+
+
+def naive(file_bytes: bytes) -> np.ndarray:
+    """What a demo without the recipe does: grayscale, squash to 28x28, no inversion."""
+    im = Image.open(io.BytesIO(file_bytes)).convert("L").resize((28, 28))
+    return np.asarray(im, np.float32) / 255.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=3000, help="test images to use")
+    parser.add_argument("--model", help="shipped model (default: the best one)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    test = data.test_set()
+    rng = np.random.default_rng(args.seed)
+    # A random, class-balanced-in-expectation sample of the test set.
+    idx = np.sort(rng.choice(len(test), size=min(args.n, len(test)), replace=False))
+    images, labels = test.images[idx], test.labels[idx]
+
+    clf = Classifier.load(args.model)
+    t0 = time.perf_counter()
+    photo_x = np.zeros((len(idx), 28, 28), np.float32)
+    naive_x = np.zeros_like(photo_x)
+    dark = np.zeros(len(idx), bool)
+    failures = 0
+    prep_seconds = 0.0
+    for k, img in enumerate(images):
+        file_bytes, info = render_shop_photo(img, rng)
+        dark[k] = info["dark"]
+        t = time.perf_counter()
+        try:
+            photo_x[k] = preprocess.photo(file_bytes).image
+        except preprocess.InputError:
+            failures += 1  # stays all-black: counted as whatever the model says for that
+        prep_seconds += time.perf_counter() - t
+        naive_x[k] = naive(file_bytes)
+    render_seconds = time.perf_counter() - t0
+
+    def acc(x: np.ndarray, mask: np.ndarray | None = None) -> float:
+        pred = clf.predict_proba(x).argmax(axis=1)
+        ok = pred == labels
+        return float(ok[mask].mean() if mask is not None else ok.mean())
+
+    original = test.images[idx].astype(np.float32) / 255.0
+    rows = [
+        ("originals (28x28)", acc(original)),
+        ("photo path", acc(photo_x)),
+        ("naive path", acc(naive_x)),
+    ]
+    print(f"photo robustness: model {clf.name}, {len(idx)} test images (seed {args.seed}), "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    for name, value in rows:
+        print(f"  {name:<20} accuracy {value:.4f}")
+    print(f"  gap originals - photo path: {100 * (rows[0][1] - rows[1][1]):.2f} points")
+    print(f"  photo path on light backgrounds {acc(photo_x, ~dark):.4f} ({(~dark).sum()}), "
+          f"dark backgrounds {acc(photo_x, dark):.4f} ({dark.sum()})")
+    print(f"  photo path refused {failures} of {len(idx)} renders")
+    print(f"  photo path mean time {1000 * prep_seconds / len(idx):.1f} ms per photo; "
+          f"whole run {render_seconds:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

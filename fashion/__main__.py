@@ -1,0 +1,147 @@
+"""One command line: python -m fashion {train,evaluate,predict,bench,export,...}."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+# TensorFlow's C++ start-up chatter is noise on a command line.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from fashion.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        model=args.name,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs,
+        label_smoothing=args.label_smoothing,
+        augment=args.augment,
+        val_fraction=args.val_fraction,
+        limit=args.limit,
+        **({"out_dir": args.out_dir} if args.out_dir else {}),
+    )
+    train(cfg)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from fashion.evaluate import evaluate_classifier
+    from fashion.inference import Classifier
+
+    clf = Classifier.load(args.model, **_models_dir(args))
+    report = evaluate_classifier(clf)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        from fashion.classes import CLASS_NAMES
+
+        print(
+            f"{report['model']}: test accuracy {report['test_accuracy']:.4f} "
+            f"({report['n_params']:,} params)"
+        )
+        for name, acc in zip(CLASS_NAMES, report["per_class_accuracy"]):
+            print(f"  {name:<12} {acc:.4f}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from fashion.predict import predict_files
+
+    return predict_files(
+        args.files, model=args.model, as_json=args.json, raw=args.raw, **_models_dir(args)
+    )
+
+
+def _models_dir(args: argparse.Namespace) -> dict:
+    from pathlib import Path
+
+    return {"models_dir": Path(args.models_dir)} if getattr(args, "models_dir", None) else {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fashion", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a registered model and write its card")
+    p.add_argument("name", help="registered model name (see `python -m fashion models`)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--optimizer", choices=["adam", "sgd", "sgd-nesterov"])
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--schedule", choices=["constant", "cosine"])
+    p.add_argument("--warmup-epochs", type=int)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--limit", type=int, help="use only the first N training images")
+    p.add_argument("--out-dir", help="where to write NAME.keras and NAME.json")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy and confusion matrix on the 10k test set")
+    p.add_argument("--model", help="shipped model name (default: the best one)")
+    p.add_argument("--models-dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify image files")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--model")
+    p.add_argument("--models-dir")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="the files are already 28x28 Fashion-MNIST images (bright garment on black): "
+        "skip the photo pipeline",
+    )
+    p.set_defaults(func=_cmd_predict)
+
+    from fashion import calibration  # light: TensorFlow loads only when the command runs
+
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the temperature and the not-a-garment threshold; write them into the card",
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", help="shipped model name (default: the best one)")
+    which.add_argument("--all", action="store_true", help="every shipped model")
+    p.add_argument("--models-dir")
+    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p.set_defaults(func=calibration.cli)
+
+    p = sub.add_parser("models", help="list registered and shipped models")
+    p.set_defaults(func=_cmd_models)
+    return parser
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from fashion.inference import available_models
+    from fashion.models import MODELS
+
+    shipped = {c["name"]: c for c in available_models()}
+    for name, entry in MODELS.items():
+        card = shipped.get(name)
+        acc = f"{card['test_accuracy']:.4f}" if card else "not trained"
+        print(f"{name:<16} {acc:<12} {entry.description}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Training-time augmentation on batches of images, in numpy.
+
+Pure functions of (images, rng) so a batch's augmentation depends only on the seed it
+is given, never on thread scheduling: training stays reproducible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def random_flip(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mirror half of the images left-right. Garments are (nearly) symmetric, and the
+    dataset mixes left- and right-facing shoes, so a flip is a label-preserving change."""
+    flip = rng.random(len(images)) < 0.5
+    out = images.copy()
+    out[flip] = out[flip, :, ::-1]
+    return out
+
+
+def random_crop(images: np.ndarray, rng: np.random.Generator, pad: int = 2) -> np.ndarray:
+    """Zero-pad by `pad` pixels and cut a random 28x28 window: shifts of up to +-pad px.
+
+    The dataset's garments are centred, so only small shifts are realistic.
+    """
+    n, h, w = images.shape[:3]
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad)) + ((0, 0),) * (images.ndim - 3))
+    dy = rng.integers(0, 2 * pad + 1, n)
+    dx = rng.integers(0, 2 * pad + 1, n)
+    rows = dy[:, None] + np.arange(h)[None, :]  # (N, h)
+    cols = dx[:, None] + np.arange(w)[None, :]  # (N, w)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def random_erasing(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    p: float = 0.5,
+    area: tuple[float, float] = (0.02, 0.25),
+    aspect: tuple[float, float] = (0.3, 3.3),
+) -> np.ndarray:
+    """Random erasing (Zhong et al. 2017): blank a random rectangle with uniform noise,
+    so the net cannot rely on any one part of a garment."""
+    n, h, w = images.shape[:3]
+    out = images.copy()
+    chosen = np.flatnonzero(rng.random(n) < p)
+    for i in chosen:
+        target = rng.uniform(*area) * h * w
+        ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1])))
+        eh = int(round(np.sqrt(target * ratio)))
+        ew = int(round(np.sqrt(target / ratio)))
+        if not (0 < eh < h and 0 < ew < w):
+            continue
+        y = rng.integers(0, h - eh + 1)
+        x = rng.integers(0, w - ew + 1)
+        out[i, y : y + eh, x : x + ew] = rng.random(out[i, y : y + eh, x : x + ew].shape)
+    return out
+
+
+def augment_batch(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flip, shift and erase a batch of (N, 28, 28, 1) float32 images in [0, 1]."""
+    out = random_flip(images, rng)
+    out = random_crop(out, rng)
+    out = random_erasing(out, rng)
+    return out.astype(np.float32, copy=False)

@@ -1,0 +1,198 @@
+"""Plotly figures for the app: pure functions from numbers to `go.Figure`.
+
+Nothing here imports Streamlit, so every chart can be built and checked in a plain test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from fashion.classes import CLASS_NAMES, NUM_CLASSES
+
+# One palette for the whole app, so "correct" and "wrong" mean the same colour everywhere.
+NEUTRAL = "#b8c2cc"
+PREDICTED = "#4c6ef5"
+CORRECT = "#2f9e44"
+WRONG = "#e03131"
+TRUE_MARK = "#212529"
+SERIES = ("#4c6ef5", "#f08c00", "#2f9e44", "#ae3ec9", "#e03131", "#1098ad", "#5c940d")
+
+
+def _compact(fig: go.Figure, height: int) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def probability_bars(
+    probs: np.ndarray, true_label: int | None = None, title: str | None = None
+) -> go.Figure:
+    """Horizontal bars of the 10 class probabilities, the predicted class highlighted.
+
+    Args:
+        probs: (10,) probabilities.
+        true_label: for a test sample, the true class: its bar is outlined and the
+            predicted bar is green when it matches, red when it does not.
+        title: optional figure title.
+
+    Returns:
+        A figure with one bar per class, in label order from top to bottom.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != (NUM_CLASSES,):
+        raise ValueError(f"expected {NUM_CLASSES} probabilities, got shape {probs.shape}")
+    pred = int(probs.argmax())
+    colours = [NEUTRAL] * NUM_CLASSES
+    if true_label is None:
+        colours[pred] = PREDICTED
+    else:
+        colours[pred] = CORRECT if pred == true_label else WRONG
+    outline = [0] * NUM_CLASSES
+    labels = list(CLASS_NAMES)
+    if true_label is not None:
+        outline[true_label] = 3
+        labels[true_label] = f"{CLASS_NAMES[true_label]} (true)"
+    fig = go.Figure(
+        go.Bar(
+            x=probs,
+            y=labels,
+            orientation="h",
+            marker=dict(color=colours, line=dict(color=TRUE_MARK, width=outline)),
+            text=[f"{p:.1%}" for p in probs],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(range=[0, 1.15], tickformat=".0%", title=None, showgrid=False)
+    fig.update_yaxes(autorange="reversed", title=None)
+    if title:
+        fig.update_layout(title=title)
+    return _compact(fig, 340)
+
+
+def confusion_heatmap(cm: np.ndarray, normalized: bool = False) -> go.Figure:
+    """Confusion-matrix heatmap whose cells can be clicked (rows = true, columns = predicted).
+
+    Plotly heatmaps send no selection events to Streamlit (streamlit#8760), so an
+    invisible scatter marker sits on every cell; clicking a cell selects its marker,
+    whose `customdata` is `[true, predicted]`.
+
+    Args:
+        cm: (10, 10) counts.
+        normalized: show each row as fractions of the true class instead of counts.
+    """
+    cm = np.asarray(cm)
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    z = frac if normalized else cm
+    text = [[f"{v:.0%}" if normalized else f"{int(v)}" for v in row] for row in z]
+    names = list(CLASS_NAMES)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=names,
+            # Colour by the row fraction in both views so the big diagonal does not
+            # wash out the mistakes; a square root spreads the small values.
+            colorscale="Blues",
+            text=text,
+            texttemplate="%{text}",
+            hoverinfo="skip",
+            showscale=False,
+        )
+    )
+    fig.data[0].update(z=np.sqrt(frac), zmin=0, zmax=1)
+    true_idx, pred_idx = np.meshgrid(np.arange(NUM_CLASSES), np.arange(NUM_CLASSES), indexing="ij")
+    fig.add_trace(
+        go.Scatter(
+            x=[names[j] for j in pred_idx.ravel()],
+            y=[names[i] for i in true_idx.ravel()],
+            mode="markers",
+            marker=dict(size=34, symbol="square", color="rgba(0,0,0,0)"),
+            customdata=np.stack([true_idx.ravel(), pred_idx.ravel(), cm.ravel()], axis=1),
+            hovertemplate=("true %{y}<br>predicted %{x}<br>%{customdata[2]} images<extra></extra>"),
+            showlegend=False,
+        )
+    )
+    fig.update_xaxes(title="Predicted", side="top", tickangle=-30)
+    fig.update_yaxes(title="True", autorange="reversed")
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return _compact(fig, 560)
+
+
+def training_curves(cards: Sequence[dict]) -> go.Figure:
+    """Loss and accuracy per epoch for each model card: train solid, validation dashed."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    for n, card in enumerate(cards):
+        history = card.get("history") or {}
+        colour = SERIES[n % len(SERIES)]
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            for prefix, dash in (("", "solid"), ("val_", "dash")):
+                values = history.get(prefix + metric)
+                if not values:
+                    continue
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(range(1, len(values) + 1)),
+                        y=values,
+                        mode="lines",
+                        line=dict(color=colour, dash=dash),
+                        name=f"{card['name']} ({'validation' if prefix else 'train'})",
+                        legendgroup=card["name"],
+                        showlegend=col == 1,
+                    ),
+                    row=1,
+                    col=col,
+                )
+    fig.update_xaxes(title="epoch")
+    return _compact(fig, 380)
+
+
+def per_class_accuracy(cards: Sequence[dict]) -> go.Figure:
+    """Grouped bars: each model's test accuracy on each class."""
+    fig = go.Figure()
+    for n, card in enumerate(cards):
+        values = card.get("per_class_accuracy")
+        if not values:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=list(CLASS_NAMES),
+                y=values,
+                name=card["name"],
+                marker_color=SERIES[n % len(SERIES)],
+                hovertemplate="%{x}: %{y:.1%}<extra>" + card["name"] + "</extra>",
+            )
+        )
+    lowest = min(
+        (min(c["per_class_accuracy"]) for c in cards if c.get("per_class_accuracy")), default=0.0
+    )
+    fig.update_yaxes(range=[max(0.0, lowest - 0.05), 1.0], tickformat=".0%")
+    fig.update_layout(barmode="group")
+    return _compact(fig, 380)
+
+
+def class_distribution(train_counts: Sequence[int], test_counts: Sequence[int]) -> go.Figure:
+    """Grouped bars of images per class in the train and test splits."""
+    fig = go.Figure()
+    for name, counts, colour in (
+        ("train", train_counts, SERIES[0]),
+        ("test", test_counts, SERIES[1]),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=list(CLASS_NAMES),
+                y=list(counts),
+                name=name,
+                marker_color=colour,
+                text=[str(int(c)) for c in counts],
+                textposition="outside",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title="images")
+    return _compact(fig, 360)

@@ -1,0 +1,34 @@
+"""Evaluate a model on the official 10k test set: the figures its card and the CLI report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fashion import data, metrics
+from fashion.inference import Classifier
+
+
+def evaluation_report(probs: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy, per-class accuracy and confusion matrix as JSON-ready values."""
+    pred = probs.argmax(axis=1)
+    cm = metrics.confusion_matrix(labels, pred)
+    return {
+        "test_accuracy": round(metrics.accuracy(labels, pred), 6),
+        "per_class_accuracy": [round(float(a), 6) for a in metrics.per_class_accuracy(cm)],
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def evaluate_classifier(clf: Classifier) -> dict:
+    test = data.test_set()
+    probs = clf.predict_proba(test.as_float())
+    return {"model": clf.name, "n_params": clf.n_params} | evaluation_report(probs, test.labels)
+
+
+def evaluate_file(model_path: str | Path) -> dict:
+    """Figures for a saved model file (used when writing its card)."""
+    report = evaluate_classifier(Classifier(model_path))
+    report.pop("model")
+    return report

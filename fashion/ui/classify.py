@@ -1,0 +1,128 @@
+"""Classify page: upload a photo, sketch, or pick a test sample, and see the prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from fashion import preprocess
+from fashion.classes import CLASS_NAMES
+from fashion.ui import state
+from fashion.ui.prediction import show_prediction
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
+SAMPLE_KEY = "sample_index"
+CANVAS_SIZE = 280  # 10 canvas pixels per model pixel
+
+
+def render() -> None:
+    st.title("What's this garment?")
+    st.caption(
+        "A classifier trained on Fashion-MNIST: 70,000 28×28 grayscale images of ten kinds "
+        "of clothing. Upload a photo, draw a sketch, or pick one of the 10,000 test images."
+    )
+    name = state.current_model()
+    if name is None:
+        st.error("No trained model is available, so nothing can be classified yet.")
+        return
+    upload_tab, sketch_tab, sample_tab = st.tabs(
+        ["📷 Upload a photo", "✏️ Sketch", "🎲 Test sample"]
+    )
+    with upload_tab, state.friendly_errors("the upload"):
+        upload(name)
+    with sketch_tab, state.friendly_errors("the sketch"):
+        sketch(name)
+    with sample_tab, state.friendly_errors("the test sample"):
+        test_sample(name)
+
+
+def upload(name: str) -> None:
+    file = st.file_uploader(
+        "A photo of one garment, ideally on a plain background",
+        type=UPLOAD_TYPES,
+        key="upload",
+        help="The photo is trimmed, centred, turned grayscale and shrunk to 28×28 like the "
+        "dataset's images. Product photos on a light background work best.",
+    )
+    if file is None:
+        st.info("Drop a photo above: a shoe, a bag, a shirt… (PNG, JPEG, WebP, BMP or GIF).")
+        return
+    try:
+        prepared = preprocess.photo(file.getvalue())
+    except preprocess.InputError as exc:
+        st.error(f"This file cannot be used: {exc}")
+        return
+    probs = state.classifier(name).predict_one(prepared.image)
+    show_prediction(prepared, probs, key="upload", original=file.getvalue())
+
+
+def sketch(name: str) -> None:
+    # The component registers itself on import, which needs a Streamlit runtime.
+    from streamlit_drawable_canvas import st_canvas
+
+    st.caption("Draw one garment, filling the box, the way a product photo would show it.")
+    controls, canvas_col = st.columns([1, 2])
+    with controls:
+        width = st.slider("Stroke width", 4, 40, 18, key="stroke_width")
+        if st.button("Clear the canvas", key="clear_canvas"):
+            # A new key mounts a fresh, empty canvas.
+            st.session_state["canvas_generation"] = st.session_state.get("canvas_generation", 0) + 1
+    with canvas_col:
+        result = st_canvas(
+            stroke_width=width,
+            stroke_color="#000000",
+            background_color="#ffffff",
+            height=CANVAS_SIZE,
+            width=CANVAS_SIZE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"canvas-{st.session_state.get('canvas_generation', 0)}",
+        )
+    rgba = result.image_data
+    if rgba is None:
+        st.info("Draw something above; the prediction updates each time you lift the pen.")
+        return
+    try:
+        prepared = preprocess.sketch(np.asarray(rgba))
+    except preprocess.InputError as exc:
+        st.info(str(exc))
+        return
+    probs = state.classifier(name).predict_one(prepared.image)
+    show_prediction(prepared, probs, key="sketch")
+
+
+def _random_sample(class_label: int | None = None) -> None:
+    labels = state.test_labels()
+    pool = np.arange(len(labels)) if class_label is None else np.flatnonzero(labels == class_label)
+    st.session_state[SAMPLE_KEY] = int(np.random.default_rng().choice(pool))
+
+
+def test_sample(name: str) -> None:
+    split = state.dataset().test
+    st.session_state.setdefault(SAMPLE_KEY, 0)
+    by_index, by_class, rand = st.columns([2, 2, 1], vertical_alignment="bottom")
+    with by_index:
+        st.number_input(
+            "Test image index", min_value=0, max_value=len(split) - 1, step=1, key=SAMPLE_KEY
+        )
+    with by_class:
+        cls = st.selectbox(
+            "Class",
+            range(len(CLASS_NAMES)),
+            format_func=CLASS_NAMES.__getitem__,
+            key="sample_class",
+        )
+        st.button(
+            "Random of this class", on_click=_random_sample, args=(cls,), key="random_of_class"
+        )
+    with rand:
+        st.button("🎲 Random", on_click=_random_sample, key="random_sample")
+    index = int(st.session_state[SAMPLE_KEY])
+    prepared = preprocess.dataset_image(split.images[index])
+    probs = state.classifier(name).predict_one(prepared.image)
+    st.caption(f"Test image #{index} of {len(split):,} (official test split).")
+    show_prediction(prepared, probs, true_label=int(split.labels[index]), key="sample")
+
+
+if __name__ == "__main__":
+    render()

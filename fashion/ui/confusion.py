@@ -1,0 +1,121 @@
+"""Confusion matrix page: where the selected model goes wrong on the official test set."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from fashion import charts, metrics
+from fashion.classes import CLASS_NAMES, NUM_CLASSES
+from fashion.ui import state
+from fashion.ui.images import montage
+
+PAIR_KEYS = ("cm_true", "cm_pred")  # session_state keys of the inspected (true, predicted) cell
+MAX_SAMPLES = 60
+
+
+def render() -> None:
+    st.title("Confusion matrix")
+    name = state.current_model()
+    if name is None:
+        st.error("No trained model is available.")
+        return
+    with state.friendly_errors("the confusion matrix"):
+        probs = state.test_probabilities(name)
+        labels = state.test_labels()
+        show(name, probs, labels)
+
+
+def _select_cell() -> None:
+    """Chart click -> the (true, predicted) select boxes, so both stay in step."""
+    event = st.session_state.get("cm_chart")
+    points = (event or {}).get("selection", {}).get("points", [])
+    for point in points:
+        custom = point.get("customdata")
+        if custom is not None and len(custom) >= 2:
+            st.session_state[PAIR_KEYS[0]] = int(custom[0])
+            st.session_state[PAIR_KEYS[1]] = int(custom[1])
+            return
+
+
+def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
+    pred = probs.argmax(axis=1)
+    cm = metrics.confusion_matrix(labels, pred)
+    acc = metrics.accuracy(labels, pred)
+    total = int(cm.sum())
+    a, b, c = st.columns(3)
+    a.metric("Test accuracy", f"{acc:.2%}")
+    b.metric("Test images", f"{total:,}")
+    c.metric("Mistakes", f"{total - int(np.trace(cm)):,}")
+    view = st.segmented_control(
+        "Show", ["Counts", "Row-normalised"], default="Counts", key="cm_view"
+    )
+    st.caption(
+        f"Model **{name}** on the official 10,000 test images; rows are the true class, "
+        "columns the prediction. **Click a cell** to see its images."
+    )
+    fig = charts.confusion_heatmap(cm, normalized=view == "Row-normalised")
+    st.plotly_chart(
+        fig,
+        key="cm_chart",
+        on_select=_select_cell,
+        selection_mode="points",
+        config={"displayModeBar": False},
+    )
+    cell_samples(probs, labels, pred, cm)
+    scores_table(cm)
+
+
+def cell_samples(probs: np.ndarray, labels: np.ndarray, pred: np.ndarray, cm: np.ndarray) -> None:
+    st.subheader("Images in a cell")
+    st.session_state.setdefault(PAIR_KEYS[0], 6)  # Shirt, the class everyone confuses
+    st.session_state.setdefault(PAIR_KEYS[1], 0)
+    fmt = CLASS_NAMES.__getitem__
+    left, right = st.columns(2)
+    true_c = left.selectbox("True class", range(NUM_CLASSES), format_func=fmt, key=PAIR_KEYS[0])
+    pred_c = right.selectbox(
+        "Predicted class", range(NUM_CLASSES), format_func=fmt, key=PAIR_KEYS[1]
+    )
+    idx = np.flatnonzero((labels == true_c) & (pred == pred_c))
+    # Most confident first: the surprising ones are the interesting ones.
+    idx = idx[np.argsort(-probs[idx, pred_c], kind="stable")]
+    st.markdown(
+        f"**{len(idx)}** test images of **{fmt(true_c)}** predicted as **{fmt(pred_c)}**"
+        + (f" (showing the {MAX_SAMPLES} most confident)" if len(idx) > MAX_SAMPLES else "")
+    )
+    if len(idx) == 0:
+        st.info("No test image falls in this cell.")
+        return
+    shown = idx[:MAX_SAMPLES]
+    images = state.dataset().test.images[shown]
+    st.image(
+        montage(images, ncols=12, factor=2),
+        caption="Test images, left to right: "
+        + ", ".join(f"#{i}" for i in shown[:12])
+        + ("…" if len(shown) > 12 else ""),
+    )
+
+
+def scores_table(cm: np.ndarray) -> None:
+    st.subheader("Per-class scores")
+    precision, recall, f1 = metrics.precision_recall_f1(cm)
+    rows = [
+        {
+            "class": CLASS_NAMES[k],
+            "precision": float(precision[k]),
+            "recall": float(recall[k]),
+            "F1": float(f1[k]),
+            "support": int(cm[k].sum()),
+        }
+        for k in range(NUM_CLASSES)
+    ]
+    pct = st.column_config.NumberColumn(format="%.1f%%")
+    st.dataframe(
+        [{**r, **{k: 100 * r[k] for k in ("precision", "recall", "F1")}} for r in rows],
+        hide_index=True,
+        column_config={"precision": pct, "recall": pct, "F1": pct},
+    )
+
+
+if __name__ == "__main__":
+    render()

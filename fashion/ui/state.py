@@ -1,0 +1,119 @@
+"""What every page shares: cached loaders, the sidebar model picker, friendly errors.
+
+Models are loaded once per process (`st.cache_resource`: one Classifier object shared
+by all sessions; it is thread-safe) and the 10k test-set probabilities are computed
+once per model (`st.cache_data`: a plain array every session can copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import streamlit as st
+
+from fashion import data
+from fashion.inference import Classifier, available_models
+
+MODEL_KEY = "model_name"  # st.session_state key of the model chosen in the sidebar
+
+
+@st.cache_resource(show_spinner="Loading the dataset…")
+def dataset() -> data.Dataset:
+    """The official dataset (raises data.DatasetError with a how-to-fix message)."""
+    return data.load()
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def classifier(name: str) -> Classifier:
+    return Classifier.load(name)
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def model_cards() -> list[dict]:
+    """Cards of the shipped models, best first (re-read every minute: training may add one)."""
+    return available_models()
+
+
+@st.cache_data(show_spinner="Classifying the 10,000 test images (once per model)…")
+def test_probabilities(name: str) -> np.ndarray:
+    """(10000, 10) probabilities of model `name` on the official test set."""
+    return classifier(name).predict_proba(dataset().test.as_float())
+
+
+@st.cache_data(show_spinner=False)
+def test_labels() -> np.ndarray:
+    return dataset().test.labels.astype(np.int64)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def test_thumbnails(indices: tuple[int, ...], factor: int = 3) -> np.ndarray:
+    """(len(indices), 28 * factor, 28 * factor) uint8 crisp thumbnails of test images."""
+    images = dataset().test.images[list(indices)]
+    return np.repeat(np.repeat(images, factor, axis=1), factor, axis=2)
+
+
+def measure_latency(name: str, repeats: int = 30) -> float:
+    """Median wall time in milliseconds of one single-image prediction, measured now."""
+    clf = classifier(name)
+    img = dataset().test.as_float()[0]
+    clf.predict_one(img)  # warm-up: first calls allocate buffers
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        clf.predict_one(img)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
+
+
+def model_label(card: dict) -> str:
+    acc = card.get("test_accuracy")
+    return f"{card['name']} · {acc:.2%}" if acc is not None else card["name"]
+
+
+def model_picker() -> str | None:
+    """Sidebar select box of every shipped model; returns the chosen name (None if none).
+
+    The choice lives in st.session_state[MODEL_KEY], so every page sees the same model.
+    """
+    cards = model_cards()
+    if not cards:
+        st.sidebar.error(
+            "No trained model found in assets/models. Train one with "
+            "`python -m fashion train flatten-128` (or `make` the shipped ones)."
+        )
+        return None
+    names = [c["name"] for c in cards]
+    labels = {c["name"]: model_label(c) for c in cards}
+    if st.session_state.get(MODEL_KEY) not in names:
+        st.session_state[MODEL_KEY] = names[0]  # best first: the default model
+    st.sidebar.selectbox(
+        "Model (test accuracy)",
+        names,
+        key=MODEL_KEY,
+        format_func=labels.get,
+        help="Every shipped model with its accuracy on the official 10,000 test images.",
+    )
+    return st.session_state[MODEL_KEY]
+
+
+def current_model() -> str | None:
+    return st.session_state.get(MODEL_KEY)
+
+
+@contextlib.contextmanager
+def friendly_errors(what: str) -> Iterator[None]:
+    """Show a failure inside this block as st.error and carry on with the rest of the page.
+
+    Streamlit's own rerun/stop signals derive from BaseException and pass through.
+    """
+    try:
+        yield
+    except data.DatasetError as exc:
+        st.error(f"The Fashion-MNIST dataset is not available, so {what} cannot be shown.\n\n{exc}")
+    except FileNotFoundError as exc:
+        st.error(f"{what.capitalize()} cannot be shown: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the user must never see a traceback
+        st.error(f"Something went wrong while showing {what}: {type(exc).__name__}: {exc}")

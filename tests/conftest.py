@@ -1,0 +1,35 @@
+"""Shared fixtures: the real dataset and the real shipped models, loaded once per run."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+from fashion import data  # noqa: E402
+from fashion.inference import Classifier, available_models  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def dataset() -> data.Dataset:
+    return data.load()
+
+
+@pytest.fixture(scope="session")
+def test_split(dataset) -> data.Split:
+    return dataset.test
+
+
+@pytest.fixture(scope="session")
+def shipped_cards() -> list[dict]:
+    cards = available_models()
+    assert cards, "no shipped models in assets/models"
+    return cards
+
+
+@pytest.fixture(scope="session")
+def classifier() -> Classifier:
+    """The default (best shipped) model."""
+    return Classifier.load()

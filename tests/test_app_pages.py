@@ -1,0 +1,276 @@
+"""Every page of the Streamlit app, run by AppTest on the real dataset and shipped models."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashion.classes import CLASS_NAMES
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ["classify", "confusion", "mistakes", "models", "dataset"]
+TIMEOUT = 180  # the first run loads TensorFlow and classifies the 10k test images
+
+
+def fresh_app() -> AppTest:
+    """A new session, run once: AppTest only knows the registered pages after a run."""
+    return AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    return at.switch_page(f"fashion/ui/{page}.py").run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON value as numpy: plotly 6+ sends numpy data as base64 typed arrays."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.asarray(value)
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}"
+    return values[0]
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    """One app session shared by the tests (Streamlit's caches make reruns fast)."""
+    at = fresh_app()
+    assert_clean(at)
+    return at
+
+
+@pytest.fixture
+def models(shipped_cards) -> list[str]:
+    return [c["name"] for c in shipped_cards]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_cleanly(app, page):
+    open_page(app, page)
+    assert_clean(app)
+    assert app.title, f"page {page} shows no title"
+
+
+def test_sidebar_lists_every_shipped_model_with_its_accuracy(app, shipped_cards):
+    picker = app.sidebar.selectbox[0]
+    assert list(picker.options) == [
+        f"{c['name']} · {c['test_accuracy']:.2%}" for c in shipped_cards
+    ]
+    assert picker.value == shipped_cards[0]["name"]  # the best model is the default
+
+
+@pytest.mark.parametrize("index", [0, 42, 9999])
+def test_test_sample_shows_true_label_prediction_and_chart(app, test_split, index):
+    open_page(app, "classify")
+    app.number_input(key="sample_index").set_value(index).run()
+    assert_clean(app)
+    true = CLASS_NAMES[test_split.labels[index]]
+    assert f"**True label:** {true}" in [m.value for m in app.markdown]
+    assert f"Test image #{index} of 10,000" in app.caption[-1].value or any(
+        f"Test image #{index} of 10,000" in c.value for c in app.caption
+    )
+    from fashion.inference import Classifier
+
+    probs = Classifier.load(app.session_state["model_name"]).predict_one(
+        test_split.images[index] / 255.0
+    )
+    pred = CLASS_NAMES[int(probs.argmax())]
+    headline = app.subheader[-1].value
+    assert pred in headline
+    assert ("Correct" in headline) == (pred == true)
+    bars = [c for c in charts(app) if c["data"][0].get("orientation") == "h"]
+    assert bars, "no probability chart"
+    np.testing.assert_allclose(array(bars[-1]["data"][0]["x"]), probs, atol=1e-6)
+
+
+def test_random_of_class_picks_that_class(app, test_split):
+    open_page(app, "classify")
+    app.selectbox(key="sample_class").set_value(7).run()
+    for _ in range(3):
+        app.button(key="random_of_class").click().run()
+        index = app.session_state["sample_index"]
+        assert test_split.labels[index] == 7
+        assert f"**True label:** {CLASS_NAMES[7]}" in [m.value for m in app.markdown]
+
+
+def test_changing_the_model_changes_the_numbers(shipped_cards):
+    if len(shipped_cards) < 2:
+        pytest.skip("needs two shipped models")
+    at = open_page(fresh_app(), "confusion")
+    seen = []
+    for card in shipped_cards[:2]:
+        at.sidebar.selectbox[0].set_value(card["name"]).run()
+        assert_clean(at)
+        shown = float(metric(at, "Test accuracy").rstrip("%")) / 100
+        # The card was measured by `fashion evaluate`; the app recomputes it live.
+        assert abs(shown - card["test_accuracy"]) <= 0.0002, card["name"]
+        seen.append(shown)
+    assert seen[0] != seen[1]
+
+
+def test_confusion_totals_are_the_10k_test_set(app, shipped_cards):
+    open_page(app, "confusion")
+    assert metric(app, "Test images") == "10,000"
+    heat = next(c for c in charts(app) if any(t["type"] == "heatmap" for t in c["data"]))
+    cells = array(next(t for t in heat["data"] if t["type"] == "scatter")["customdata"])
+    counts = np.zeros((10, 10), int)
+    for true, pred, n in cells:
+        counts[int(true), int(pred)] = int(n)
+    assert counts.sum() == 10_000
+    np.testing.assert_array_equal(counts.sum(axis=1), np.full(10, 1000))
+    card = next(c for c in shipped_cards if c["name"] == app.session_state["model_name"])
+    np.testing.assert_array_equal(counts, np.array(card["confusion_matrix"]))
+    table = app.dataframe[0].value
+    assert int(table["support"].sum()) == 10_000
+
+
+def test_confusion_cell_shows_that_pairs_samples(app, shipped_cards):
+    open_page(app, "confusion")
+    card = next(c for c in shipped_cards if c["name"] == app.session_state["model_name"])
+    cm = np.array(card["confusion_matrix"])
+    app.selectbox(key="cm_true").set_value(4).run()
+    app.selectbox(key="cm_pred").set_value(2).run()
+    assert_clean(app)
+    text = next(m.value for m in app.markdown if "test images of" in m.value)
+    assert text.startswith(f"**{cm[4, 2]}** test images of **Coat** predicted as **Pullover**")
+    if cm[4, 2]:
+        assert any("left to right" in (c or "") for c in _image_captions(app))
+
+
+def _image_captions(at: AppTest) -> list[str]:
+    return [
+        img.caption
+        for el in at.get("imgs")
+        for img in el.proto.imgs
+    ]
+
+
+def test_mistakes_filters_return_only_matching_samples(app, shipped_cards):
+    open_page(app, "mistakes")
+    card = next(c for c in shipped_cards if c["name"] == app.session_state["model_name"])
+    cm = np.array(card["confusion_matrix"])
+    app.selectbox(key="mistake_true").set_value(6).run()
+    app.selectbox(key="mistake_pred").set_value(0).run()
+    assert_clean(app)
+    count = next(c.value for c in app.caption if "matching mistakes" in c.value)
+    assert count.startswith(f"**{cm[6, 0]:,}** matching mistakes")
+    tiles = [c.value for c in app.caption if c.value.startswith("#")]
+    assert 0 < len(tiles) <= 24
+    for tile in tiles:
+        assert "true **Shirt**" in tile and "said T-shirt/top" in tile, tile
+
+
+def test_mistakes_sorted_by_confidence_and_inspect_shows_chart(app):
+    open_page(app, "mistakes")
+    app.selectbox(key="mistake_true").set_value(-1).run()
+    app.selectbox(key="mistake_pred").set_value(-1).run()
+    app.selectbox(key="mistake_order").set_value("confident").run()
+    tiles = [c.value for c in app.caption if c.value.startswith("#")]
+    confidences = [int(re.search(r"(\d+)%$", t).group(1)) for t in tiles]
+    assert confidences == sorted(confidences, reverse=True)
+    first = int(tiles[0].split(" ")[0][1:])
+    app.button(key=f"inspect-{first}").click().run()
+    assert_clean(app)
+    assert f"Test image #{first}" in [s.value for s in app.subheader]
+    assert any(c["data"][0].get("orientation") == "h" for c in charts(app))
+
+
+def test_models_page_compares_every_model_with_live_latency(app, shipped_cards):
+    open_page(app, "models")
+    table = app.dataframe[0].value
+    assert list(table["model"]) == [c["name"] for c in shipped_cards]
+    assert (table["latency (ms)"] > 0).all()
+    assert (table["parameters"] == [c["n_params"] for c in shipped_cards]).all()
+    assert len(charts(app)) == 2
+
+
+def test_dataset_page_names_the_source_and_counts(app, dataset):
+    open_page(app, "dataset")
+    text = " ".join(m.value for m in app.markdown)
+    assert dataset.source in text
+    dist = charts(app)[0]
+    assert array(dist["data"][0]["y"]).sum() == len(dataset.train) == 60_000
+    assert array(dist["data"][1]["y"]).sum() == len(dataset.test) == 10_000
+
+
+def _photo_png(image28: np.ndarray) -> bytes:
+    """A 'product photo': the garment dark on a white background, 10x bigger, off-centre."""
+    big = Image.fromarray(255 - image28).resize((280, 280), Image.Resampling.BICUBIC)
+    canvas = Image.new("L", (400, 360), 255)
+    canvas.paste(big, (90, 20))
+    out = io.BytesIO()
+    canvas.convert("RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_upload_a_png_shows_a_prediction(app, test_split):
+    open_page(app, "classify")
+    trouser = test_split.images[np.flatnonzero(test_split.labels == 1)[0]]
+    app.file_uploader(key="upload").set_value(("trouser.png", _photo_png(trouser), "image/png"))
+    app.run()
+    assert_clean(app)
+    headlines = [s.value for s in app.subheader if s.value.startswith("Prediction:")]
+    assert headlines == ["Prediction: Trouser" + headlines[0][len("Prediction: Trouser") :]]
+    assert any("Top 3:" in m.value for m in app.markdown)
+
+
+def test_corrupt_upload_shows_a_message_not_a_traceback(app):
+    open_page(app, "classify")
+    app.file_uploader(key="upload").set_value(("broken.jpg", b"\xff\xd8 not a jpeg", "image/jpeg"))
+    app.run()
+    assert not app.exception
+    assert any("cannot be used" in e.value for e in app.error)
+    # The rest of the page still works.
+    assert any(m.value.startswith("**True label:**") for m in app.markdown)
+    app.file_uploader(key="upload").set_value(None).run()
+
+
+def test_missing_dataset_is_a_message_and_the_app_still_works(monkeypatch, tmp_path):
+    import streamlit as st
+
+    from fashion import data
+
+    def nowhere(download: bool = True):
+        raise data.DatasetError("Fashion-MNIST was not found (test)")
+
+    monkeypatch.setattr(data, "find", nowhere)
+    data.load.cache_clear()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    try:
+        at = open_page(fresh_app(), "dataset")
+        assert not at.exception
+        assert any("dataset is not available" in e.value for e in at.error)
+        at = open_page(fresh_app(), "classify")
+        assert not at.exception
+        # Upload and sketch do not need the dataset; only the test-sample tab complains.
+        assert len(at.error) == 1
+        assert at.sidebar.selectbox[0].options
+    finally:
+        monkeypatch.undo()
+        data.load.cache_clear()
+        st.cache_resource.clear()
+        st.cache_data.clear()

@@ -1,0 +1,65 @@
+"""The registry and the shipped models: every card is re-checked against a fresh
+evaluation of the committed model on the real 10k test set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashion import models
+from fashion.evaluate import evaluate_classifier
+from fashion.inference import MODELS_DIR, Classifier, available_models
+
+CARD_FIELDS = {
+    "name",
+    "test_accuracy",
+    "per_class_accuracy",
+    "confusion_matrix",
+    "n_params",
+    "epochs",
+    "train_seconds",
+    "history",
+    "command",
+}
+SHIPPED = [c["name"] for c in available_models()]
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_registered_builder_maps_images_to_logits(name):
+    model = models.get(name).build()
+    out = model(np.zeros((2, 28, 28, 1), np.float32))
+    assert tuple(out.shape) == (2, 10)
+
+
+def test_unknown_model_lists_the_registry():
+    with pytest.raises(KeyError, match="flatten-128"):
+        models.get("resnet-9000")
+
+
+def test_every_registered_model_is_shipped():
+    assert set(models.MODELS) <= set(SHIPPED)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_matches_a_fresh_evaluation(name):
+    card = next(c for c in available_models() if c["name"] == name)
+    assert CARD_FIELDS <= set(card)
+    assert card["command"].startswith(f"python -m fashion train {name} ")
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(card["history"])
+    assert all(len(v) == card["epochs"] for v in card["history"].values())
+    assert card["train_seconds"] > 0
+    assert (MODELS_DIR / f"{name}.keras").stat().st_size < 16 * 2**20
+
+    fresh = evaluate_classifier(Classifier.load(name))
+    assert round(fresh["test_accuracy"], 4) == round(card["test_accuracy"], 4)
+    assert fresh["confusion_matrix"] == card["confusion_matrix"]
+    assert np.sum(fresh["confusion_matrix"]) == 10000
+    assert fresh["n_params"] == card["n_params"]
+    assert fresh["test_accuracy"] >= models.get(name).floor
+
+
+def test_default_model_is_the_best_shipped():
+    cards = available_models()
+    assert Classifier.load().name == cards[0]["name"]
+    assert cards[0]["test_accuracy"] == max(c["test_accuracy"] for c in cards)
