@@ -8,17 +8,37 @@ import streamlit as st
 
 from fashion.ui import state
 
-st.set_page_config(page_title="Fashion-MNIST classifier", page_icon="👕", layout="wide")
+st.set_page_config(
+    page_title="Fashion-MNIST classifier", page_icon=":material/checkroom:", layout="wide"
+)
 
 # File pages (not callables) so AppTest.switch_page can open each one in tests.
 PAGES = [
     st.Page(
-        "fashion/ui/classify.py", title="Classify", icon="👕", url_path="classify", default=True
+        "fashion/ui/classify.py",
+        title="Classify",
+        icon=":material/checkroom:",
+        url_path="classify",
+        default=True,
     ),
-    st.Page("fashion/ui/confusion.py", title="Confusion matrix", icon="🧮", url_path="confusion"),
-    st.Page("fashion/ui/mistakes.py", title="Mistakes explorer", icon="🔍", url_path="mistakes"),
-    st.Page("fashion/ui/models.py", title="Models", icon="📊", url_path="models"),
-    st.Page("fashion/ui/dataset.py", title="Dataset", icon="🗂️", url_path="dataset"),
+    st.Page(
+        "fashion/ui/confusion.py",
+        title="Confusion matrix",
+        icon=":material/grid_on:",
+        url_path="confusion",
+    ),
+    st.Page(
+        "fashion/ui/mistakes.py",
+        title="Mistakes explorer",
+        icon=":material/search:",
+        url_path="mistakes",
+    ),
+    st.Page(
+        "fashion/ui/models.py", title="Models", icon=":material/monitoring:", url_path="models"
+    ),
+    st.Page(
+        "fashion/ui/dataset.py", title="Dataset", icon=":material/dataset:", url_path="dataset"
+    ),
 ]
 
 page = st.navigation(PAGES)

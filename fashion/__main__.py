@@ -26,6 +26,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         warmup_epochs=args.warmup_epochs,
         label_smoothing=args.label_smoothing,
         augment=args.augment,
+        erasing=args.erasing,
+        init_from=args.init_from,
         val_fraction=args.val_fraction,
         limit=args.limit,
         **({"out_dir": args.out_dir} if args.out_dir else {}),
@@ -62,6 +64,30 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from fashion import bench
+
+    result = bench.run(
+        args.model,
+        repeats=args.repeats,
+        predict_repeats=args.predict_repeats,
+        batch_repeats=args.batch_repeats,
+        tflite=args.tflite,
+    )
+    print(json.dumps(result) if args.json else bench.to_markdown(result))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from fashion.export import EXPORT_DIR, export
+    from fashion.inference import Classifier
+
+    clf = Classifier.load(args.model, **_models_dir(args))
+    path = export(clf.model, args.format, args.out or EXPORT_DIR, clf.name)
+    print(path)
+    return 0
+
+
 def _models_dir(args: argparse.Namespace) -> dict:
     from pathlib import Path
 
@@ -84,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=int)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--erasing", type=float, help="random-erasing probability when augmenting")
+    p.add_argument("--init-from", help="start from this saved .keras model (a second stage)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--limit", type=int, help="use only the first N training images")
     p.add_argument("--out-dir", help="where to write NAME.keras and NAME.json")
@@ -108,6 +136,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_predict)
 
+    p = sub.add_parser("bench", help="serving speed: latency, throughput, load and import time")
+    p.add_argument("--model", help="shipped model name (default: the best one)")
+    p.add_argument("--json", action="store_true", help="one JSON object (else a markdown table)")
+    p.add_argument("--repeats", type=int, default=200, help="single-image calls per fast path")
+    p.add_argument("--predict-repeats", type=int, default=50, help="single model.predict calls")
+    p.add_argument("--batch-repeats", type=int, default=3, help="full 10k passes per path")
+    p.add_argument(
+        "--tflite",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also convert to TFLite and time the interpreter",
+    )
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("export", help="export a model as a SavedModel or a TFLite file")
+    p.add_argument("--format", choices=["saved_model", "tflite"], required=True)
+    p.add_argument("--model", help="shipped model name (default: the best one)")
+    p.add_argument("--models-dir")
+    p.add_argument("--out", help="output folder (default: exports/)")
+    p.set_defaults(func=_cmd_export)
+
     from fashion import calibration  # light: TensorFlow loads only when the command runs
 
     p = sub.add_parser(
@@ -122,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=calibration.cli)
 
     p = sub.add_parser("models", help="list registered and shipped models")
+    p.add_argument("--markdown", action="store_true", help="the README's table of shipped models")
     p.set_defaults(func=_cmd_models)
     return parser
 
@@ -131,11 +181,31 @@ def _cmd_models(args: argparse.Namespace) -> int:
     from fashion.models import MODELS
 
     shipped = {c["name"]: c for c in available_models()}
+    if args.markdown:
+        print(_models_markdown(shipped))
+        return 0
     for name, entry in MODELS.items():
         card = shipped.get(name)
         acc = f"{card['test_accuracy']:.4f}" if card else "not trained"
         print(f"{name:<16} {acc:<12} {entry.description}")
     return 0
+
+
+def _models_markdown(cards: dict[str, dict]) -> str:
+    """The README's model table, from the cards (so it is never typed in by hand)."""
+    from fashion.models import MODELS
+
+    rows = [
+        "| model | test accuracy | floor | params | epochs | training time (2 CPU cores) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, card in sorted(cards.items(), key=lambda kv: -kv[1]["test_accuracy"]):
+        floor = MODELS[name].floor if name in MODELS else float("nan")
+        rows.append(
+            f"| `{name}` | {card['test_accuracy']:.2%} | {floor:.1%} | {card['n_params']:,} "
+            f"| {card['epochs']} | {card['train_seconds'] / 60:.0f} min |"
+        )
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -164,7 +164,10 @@ def reliability_diagram(
         )
     fig.add_trace(
         go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfectly calibrated",
             line={"dash": "dash", "color": "black"},
         )
     )
@@ -178,8 +181,8 @@ def reliability_diagram(
     return fig
 
 
-def validation_split(card: dict) -> data.Split:
-    """The exact validation split a model was trained beside, rebuilt from its card.
+def training_split(card: dict) -> tuple[data.Split, data.Split]:
+    """The exact (fit, validation) splits a model was trained on, rebuilt from its card.
 
     Training took the first `limit` training images (if set), then a stratified split
     with `val_fraction` and `seed`; doing the same here gives the same images.
@@ -188,15 +191,18 @@ def validation_split(card: dict) -> data.Split:
     train = data.train_set()
     if cfg.get("limit"):
         train = data.Split(train.images[: cfg["limit"]], train.labels[: cfg["limit"]])
-    _, val = data.train_val_split(train, cfg.get("val_fraction", 0.1), cfg.get("seed", 0))
+    fit, val = data.train_val_split(train, cfg.get("val_fraction", 0.1), cfg.get("seed", 0))
     if len(val) == 0:
         name = card.get("name")
         raise ValueError(f"{name}: trained without a validation split; cannot calibrate")
-    return val
+    return fit, val
 
 
 def calibrate_model(name: str, models_dir: Path | None = None) -> dict:
-    """Fit the temperature and the "not a garment?" threshold; write them into the card.
+    """Fit the temperature and the "not a garment?" thresholds; write them into the card.
+
+    Only fields are added (or replaced): the weights, the test accuracy and every
+    prediction's argmax stay exactly as they were.
 
     Args:
         name: a shipped model.
@@ -211,21 +217,37 @@ def calibrate_model(name: str, models_dir: Path | None = None) -> dict:
     models_dir = Path(models_dir or MODELS_DIR)
     clf = Classifier.load(name, models_dir=models_dir)
     # Raw logits: Classifier.logits ignores any temperature already in the card.
-    val = validation_split(clf.card)
-    val_logits = clf.logits(val.as_float())
+    fit, val = training_split(clf.card)
+    val_images = val.as_float()
+    val_logits = clf.logits(val_images)
     test = data.test_set()
-    test_logits = clf.logits(test.as_float())
+    test_images = test.as_float()
+    test_logits = clf.logits(test_images)
 
-    t = fit_temperature(val_logits, val.labels)
+    # Rounded once, here: every figure below is computed with the T the app will use.
+    t = round(fit_temperature(val_logits, val.labels), 5)
     fields = {
-        "temperature": round(t, 5),
+        "temperature": t,
+        "calibration": "temperature fitted on the validation split (config.seed, "
+        "config.val_fraction); ECE: 15 equal-width bins on the official test set",
         "ece_before": round(ece(softmax(test_logits), test.labels), 6),
         "ece_after": round(ece(softmax(test_logits, t), test.labels), 6),
         "nll_val_before": round(nll(val_logits, val.labels), 6),
         "nll_val_after": round(nll(val_logits, val.labels, t), 6),
     }
-    fields |= ood.fit_detector(clf.logits, val_logits, test_logits, t)
-    write_card_fields(models_dir / f"{name}.json", fields)
+    pixel_model = ood.fit_pixel_model(fit.as_float()[: ood.N_PCA_IMAGES])
+    card_path = models_dir / f"{name}.json"
+    ood.save_pixel_model(ood.pixel_model_path(card_path), pixel_model)
+    fields |= ood.fit_detector(
+        clf.logits,
+        val_images,
+        val_logits,
+        test_images,
+        test_logits,
+        t,
+        pixel_model,
+    )
+    write_card_fields(card_path, fields)
     return fields
 
 
@@ -254,8 +276,8 @@ def cli(args: argparse.Namespace) -> int:
         else:
             print(
                 f"{name}: T = {f['temperature']:.3f}, test ECE {f['ece_before']:.4f} -> "
-                f"{f['ece_after']:.4f}; not-a-garment ({f['ood_score']} > "
-                f"{f['ood_threshold']:.3f}) flags {f['ood_flag_rate_test']:.1%} of test images, "
+                f"{f['ece_after']:.4f}; not-a-garment ({f['ood_score']}) flags "
+                f"{f['ood_flag_rate_test']:.1%} of test images, "
                 f"{f['ood_flag_rate_generated']:.1%} of generated non-garments",
                 flush=True,
             )

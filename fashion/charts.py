@@ -74,7 +74,12 @@ def probability_bars(
     return _compact(fig, 340)
 
 
-def confusion_heatmap(cm: np.ndarray, normalized: bool = False) -> go.Figure:
+CELL_TRACE = 1  # in confusion_heatmap: trace 0 is the heatmap, 1 the clickable markers
+
+
+def confusion_heatmap(
+    cm: np.ndarray, normalized: bool = False, selected: tuple[int, int] | None = None
+) -> go.Figure:
     """Confusion-matrix heatmap whose cells can be clicked (rows = true, columns = predicted).
 
     Plotly heatmaps send no selection events to Streamlit (streamlit#8760), so an
@@ -84,6 +89,7 @@ def confusion_heatmap(cm: np.ndarray, normalized: bool = False) -> go.Figure:
     Args:
         cm: (10, 10) counts.
         normalized: show each row as fractions of the true class instead of counts.
+        selected: (true, predicted) cell to outline, e.g. the one whose images are shown.
     """
     cm = np.asarray(cm)
     rows = cm.sum(axis=1, keepdims=True)
@@ -113,15 +119,43 @@ def confusion_heatmap(cm: np.ndarray, normalized: bool = False) -> go.Figure:
             y=[names[i] for i in true_idx.ravel()],
             mode="markers",
             marker=dict(size=34, symbol="square", color="rgba(0,0,0,0)"),
-            customdata=np.stack([true_idx.ravel(), pred_idx.ravel(), cm.ravel()], axis=1),
+            # Plain lists: numpy would travel as a typed array, which the browser hands
+            # back in selection events as an object, not a list.
+            customdata=np.stack([true_idx.ravel(), pred_idx.ravel(), cm.ravel()], axis=1).tolist(),
             hovertemplate=("true %{y}<br>predicted %{x}<br>%{customdata[2]} images<extra></extra>"),
             showlegend=False,
         )
     )
     fig.update_xaxes(title="Predicted", side="top", tickangle=-30)
     fig.update_yaxes(title="True", autorange="reversed")
+    if selected is not None:
+        true, pred = selected
+        fig.add_shape(
+            type="rect",
+            x0=pred - 0.5,
+            x1=pred + 0.5,
+            y0=true - 0.5,
+            y1=true + 0.5,
+            line=dict(color=WRONG if true != pred else CORRECT, width=3),
+        )
     fig.update_layout(clickmode="event+select", dragmode=False)
     return _compact(fig, 560)
+
+
+def confusion_cell(point: dict) -> tuple[int, int] | None:
+    """(true, predicted) of a cell clicked in `confusion_heatmap`, from a selection point.
+
+    Args:
+        point: one entry of a Streamlit plotly selection event's `selection.points`.
+
+    Returns:
+        None for a point that is not one of the cell markers.
+    """
+    index = point.get("point_index", point.get("point_number"))
+    if point.get("curve_number") != CELL_TRACE or index is None:
+        return None
+    true, pred = divmod(int(index), NUM_CLASSES)  # markers are in row-major order
+    return (true, pred) if true < NUM_CLASSES else None
 
 
 def training_curves(cards: Sequence[dict]) -> go.Figure:

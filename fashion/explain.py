@@ -6,9 +6,9 @@ We use occlusion sensitivity rather than Grad-CAM because:
 - it measures exactly what a user asks ("what part of the picture made it say Coat?"):
   the drop in the predicted class' probability when a patch is hidden, with no
   gradient approximations;
-- at 28x28 it is cheap: ~170 occluded copies are one batched call on the Classifier's
-  compiled fast path (a few milliseconds for the CNNs), and Grad-CAM's map on
-  `last_conv` would be only 7x7 anyway.
+- at 28x28 it is cheap: the 144 occluded copies plus the original are one batched call
+  on the Classifier's compiled fast path (timed per model in benchmarks/RESULTS.md,
+  section trust), and Grad-CAM's map on `last_conv` would be only 7x7 anyway.
 
 Hidden patches are filled with 0 because Fashion-MNIST backgrounds are black: an
 occluded patch looks like "no garment here", not like a new grey object.

@@ -32,7 +32,8 @@ class Recipe:
     schedule: str = "constant"  # "constant" or "cosine" (linear warm-up, cosine decay)
     warmup_epochs: int = 0
     label_smoothing: float = 0.0
-    augment: bool = False  # flip + pad-and-crop + random erasing
+    augment: bool = False  # flip + pad-and-crop (+ random erasing, below)
+    erasing: float = 0.5  # probability of random erasing per image when augmenting
     source: str = ""  # where the recipe comes from
 
 
@@ -173,6 +174,9 @@ def build_vgg_bn(
     return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name=name)
 
 
+# The shipped fashion-cnn adds a second stage to this recipe: 5 epochs from the saved
+# model at a tenth of the learning rate without random erasing (`train --init-from`),
+# chosen on the validation split; its card's command spells out both stages.
 register(
     "fashion-cnn",
     Recipe(

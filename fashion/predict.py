@@ -92,6 +92,8 @@ def predict_files(
             prepared[i] = prepare_file(path, raw=raw)
         except InputError as exc:
             errors[i] = str(exc)
+        except Exception as exc:  # a bug must not cost the user the rest of the batch
+            errors[i] = f"internal error while reading this file ({type(exc).__name__}: {exc})"
 
     probs: dict[int, np.ndarray] = {}
     if prepared:

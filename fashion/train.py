@@ -37,6 +37,11 @@ class TrainConfig:
     warmup_epochs: int | None = None
     label_smoothing: float | None = None
     augment: bool | None = None
+    erasing: float | None = None
+    # Start from this saved model instead of fresh weights: the second stage of a
+    # two-stage schedule (e.g. a short low-LR fine-tune without random erasing). The
+    # card then extends the starting model's card: epochs, history and time add up.
+    init_from: str | None = None
     val_fraction: float = 0.1  # 6,000 training images held out to choose and calibrate
     limit: int | None = None  # train on the first N images only (smoke tests)
     out_dir: str = str(MODELS_DIR)
@@ -63,8 +68,12 @@ class TrainConfig:
             f"--warmup-epochs {c.warmup_epochs}",
             f"--label-smoothing {c.label_smoothing:g}",
             "--augment" if c.augment else "--no-augment",
-            f"--val-fraction {c.val_fraction:g}",
         ]
+        if c.augment:
+            parts.append(f"--erasing {c.erasing:g}")
+        parts.append(f"--val-fraction {c.val_fraction:g}")
+        if c.init_from:
+            parts.append(f"--init-from {_relative(c.init_from)}")
         if c.limit:
             parts.append(f"--limit {c.limit}")
         if Path(c.out_dir).resolve() != MODELS_DIR:
@@ -72,8 +81,15 @@ class TrainConfig:
         return " ".join(parts)
 
 
+def _relative(path: str) -> str:
+    """A path as the reproducing command should spell it: relative to the repository."""
+    p = Path(path).resolve()
+    root = MODELS_DIR.parent.parent
+    return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+
+
 def epoch_data(
-    x: np.ndarray, y: np.ndarray, seed: int, epoch: int, augment: bool
+    x: np.ndarray, y: np.ndarray, seed: int, epoch: int, augment: bool, erasing: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
     """The shuffled (and augmented) training arrays of one epoch.
 
@@ -84,7 +100,7 @@ def epoch_data(
     order = rng.permutation(len(x))
     xe, ye = x[order], y[order]
     if augment:
-        xe = augment_batch(xe, rng)
+        xe = augment_batch(xe, rng, erasing)
     return xe, ye
 
 
@@ -149,7 +165,16 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     x_val, y_val = val_split.as_float(), keras.utils.to_categorical(val_split.labels, NUM_CLASSES)
 
     steps_per_epoch = math.ceil(len(x_fit) / c.batch_size)
-    model = entry.build()
+    previous: dict = {}
+    if c.init_from:
+        # Read the starting point before anything is written: it is often the same file
+        # this run will replace.
+        model = keras.saving.load_model(c.init_from, compile=False)
+        start_card = Path(c.init_from).with_suffix(".json")
+        previous = json.loads(start_card.read_text()) if start_card.exists() else {}
+    else:
+        model = entry.build()
+    first_epoch = previous.get("epochs", 0)  # fresh shuffles/augmentations for a 2nd stage
     model.compile(
         optimizer=_optimizer(c, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(
@@ -168,7 +193,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     history: dict[str, list[float]] = {}
     log = _EpochLog(c.epochs)
     for epoch in range(c.epochs):
-        xe, ye = epoch_data(x_fit, y_fit, c.seed, epoch, c.augment)
+        xe, ye = epoch_data(x_fit, y_fit, c.seed, first_epoch + epoch, c.augment, c.erasing)
         hist = model.fit(
             xe,
             ye,
@@ -193,14 +218,19 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     clean.set_weights(model.get_weights())
     clean.save(model_path)
 
+    stage = {"command": c.command(), "epochs": c.epochs, "train_seconds": round(train_seconds, 1)}
+    stages = previous.get("stages", [previous] if previous else []) + [stage]
+    for k, v in previous.get("history", {}).items():
+        history[k] = v + history.get(k, [])
     card = {
         "name": c.model,
         "description": entry.description,
-        "command": c.command(),
+        "command": " && ".join(s["command"] for s in stages),
         "config": asdict(c) | {"out_dir": None},
+        "stages": [{k: s[k] for k in ("command", "epochs", "train_seconds")} for s in stages],
         "recipe_source": entry.recipe.source,
-        "epochs": c.epochs,
-        "train_seconds": round(train_seconds, 1),
+        "epochs": sum(s["epochs"] for s in stages),
+        "train_seconds": round(sum(s["train_seconds"] for s in stages), 1),
         "n_train": len(x_fit),
         "n_val": len(x_val),
         "val_accuracy": history.get("val_accuracy", [None])[-1],

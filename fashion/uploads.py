@@ -29,8 +29,10 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 25_000_000
 # The formats a browser or phone produces for a photo. TIFF, PSD, ICO, EPS, FITS, ...
 # are left out on purpose: nobody needs them here and they widen the attack surface.
-# MPO is what many phone cameras write; Pillow opens it through the JPEG plugin.
-ALLOWED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP")
+# MPO (what many phone cameras write) must not be listed: Pillow has no opener by that
+# name (the JPEG plugin opens MPO files), and listing it made every file that is not a
+# PNG/JPEG/GIF/BMP fail with KeyError('MPO') instead of being identified (a test found it).
+ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 # Images are decoded at no more than this longest side (JPEG can do it while decoding,
 # via draft()); 28 px is the target, the margin keeps the crop to the garment accurate.
 WORK_SIZE = 512
@@ -160,11 +162,14 @@ def decode(
         ) from None
     except Exception as exc:  # a corrupt header can raise almost anything inside Pillow
         raise InputError(
-            f"This image file is damaged and cannot be read ({type(exc).__name__}). "
-            f"{_SUPPORTED}"
+            f"This image file is damaged and cannot be read. {_SUPPORTED}"
         ) from exc
     with im:
-        check_size(*im.size, max_pixels=max_pixels)
+        # Never above Pillow's own limit either: between it and twice it, Pillow only
+        # warns, and a warning filter is process-wide state that pytest or an embedding
+        # app may reset. Refusing here makes the warning's fate irrelevant.
+        cap = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+        check_size(*im.size, max_pixels=cap)
         try:
             if work_size and im.format in ("JPEG", "MPO"):
                 # JPEG can decode at 1/2, 1/4 or 1/8 scale: much less memory and time.
@@ -183,7 +188,6 @@ def decode(
             raise InputError("The image is too large to decode on this server.") from None
         except Exception as exc:  # truncated data, bad chunks, broken EXIF, ...
             raise InputError(
-                f"This image file is damaged or truncated and cannot be decoded "
-                f"({type(exc).__name__}). {_SUPPORTED}"
+                f"This image file is damaged or truncated and cannot be decoded. {_SUPPORTED}"
             ) from exc
     return out

@@ -74,12 +74,15 @@ def test_every_page_runs_cleanly(app, page):
     assert app.title, f"page {page} shows no title"
 
 
-def test_sidebar_lists_every_shipped_model_with_its_accuracy(app, shipped_cards):
-    picker = app.sidebar.selectbox[0]
-    assert list(picker.options) == [
-        f"{c['name']} · {c['test_accuracy']:.2%}" for c in shipped_cards
-    ]
-    assert picker.value == shipped_cards[0]["name"]  # the best model is the default
+def test_sidebar_lists_every_shipped_model_with_its_accuracy():
+    from fashion.inference import available_models
+
+    # A fresh session, and the cards read now: a training run may ship a model mid-suite.
+    at = fresh_app()
+    cards = available_models()
+    picker = at.sidebar.selectbox[0]
+    assert list(picker.options) == [f"{c['name']} · {c['test_accuracy']:.2%}" for c in cards]
+    assert picker.value == cards[0]["name"]  # the best model is the default
 
 
 @pytest.mark.parametrize("index", [0, 42, 9999])
@@ -161,11 +164,7 @@ def test_confusion_cell_shows_that_pairs_samples(app, shipped_cards):
 
 
 def _image_captions(at: AppTest) -> list[str]:
-    return [
-        img.caption
-        for el in at.get("imgs")
-        for img in el.proto.imgs
-    ]
+    return [img.caption for el in at.get("imgs") for img in el.proto.imgs]
 
 
 def test_mistakes_filters_return_only_matching_samples(app, shipped_cards):
@@ -198,13 +197,50 @@ def test_mistakes_sorted_by_confidence_and_inspect_shows_chart(app):
     assert any(c["data"][0].get("orientation") == "h" for c in charts(app))
 
 
+def test_possible_label_errors_order_lists_only_ranked_candidates(app, test_split):
+    from fashion.inference import Classifier
+    from fashion.label_errors import label_error_ranking
+
+    open_page(app, "mistakes")
+    app.selectbox(key="mistake_true").set_value(-1).run()
+    app.selectbox(key="mistake_pred").set_value(-1).run()
+    app.selectbox(key="mistake_order").set_value("label-error").run()
+    assert_clean(app)
+    assert any("dataset's mistakes, not the model's" in i.value for i in app.info)
+    clf = Classifier.load(app.session_state["model_name"])
+    expected = label_error_ranking(clf.predict_proba(test_split.images / 255.0), test_split.labels)
+    count = next(c.value for c in app.caption if "matching mistakes" in c.value)
+    assert count.startswith(f"**{len(expected):,}** matching mistakes")
+    tiles = [int(c.value.split(" ")[0][1:]) for c in app.caption if c.value.startswith("#")]
+    assert tiles == list(expected[: len(tiles)])
+    # Inspecting one shows its chart and a saliency overlay.
+    if tiles:
+        app.button(key=f"inspect-{tiles[0]}").click().run()
+        assert_clean(app)
+        assert any(c.startswith("What made it say") for c in _image_captions(app))
+    app.selectbox(key="mistake_order").set_value("confident").run()
+
+
+def test_explain_toggle_shows_the_saliency_overlay(app):
+    open_page(app, "classify")
+    app.number_input(key="sample_index").set_value(0).run()
+    assert not any(c.startswith("What made it say") for c in _image_captions(app))
+    app.toggle(key="sample-explain").set_value(True).run()
+    assert_clean(app)
+    assert any(c.startswith("What made it say") for c in _image_captions(app))
+    app.toggle(key="sample-explain").set_value(False).run()
+
+
 def test_models_page_compares_every_model_with_live_latency(app, shipped_cards):
     open_page(app, "models")
     table = app.dataframe[0].value
     assert list(table["model"]) == [c["name"] for c in shipped_cards]
     assert (table["latency (ms)"] > 0).all()
     assert (table["parameters"] == [c["n_params"] for c in shipped_cards]).all()
-    assert len(charts(app)) == 2
+    # Training curves, per-class accuracy, and the selected model's reliability diagram.
+    assert len(charts(app)) == 3
+    reliability = charts(app)[2]
+    assert reliability["data"][-1]["name"] == "perfectly calibrated"
 
 
 def test_dataset_page_names_the_source_and_counts(app, dataset):
@@ -235,6 +271,45 @@ def test_upload_a_png_shows_a_prediction(app, test_split):
     headlines = [s.value for s in app.subheader if s.value.startswith("Prediction:")]
     assert headlines == ["Prediction: Trouser" + headlines[0][len("Prediction: Trouser") :]]
     assert any("Top 3:" in m.value for m in app.markdown)
+    app.file_uploader(key="upload").set_value(None).run()
+
+
+def _png(image: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_not_a_garment_warning_follows_the_detector(app):
+    """Uniform noise: the page warns exactly when fashion.ood says it is not a garment."""
+    from fashion import ood, preprocess
+    from fashion.inference import Classifier
+
+    noise = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    clf = Classifier.load(app.session_state["model_name"])
+    seen = preprocess.photo(_png(noise)).image
+    expected = bool(ood.detect(clf, seen[None])[0])
+    open_page(app, "classify")
+    app.file_uploader(key="upload").set_value(("noise.png", _png(noise), "image/png")).run()
+    assert not app.exception
+    upload_tab = app.tabs[0]
+    warned = any("does not look like a garment" in w.value for w in upload_tab.warning)
+    assert warned == expected
+    app.file_uploader(key="upload").set_value(None).run()
+
+
+def test_not_a_garment_warning_is_shown_when_flagged(app, monkeypatch, test_split):
+    """The warning's wiring, independent of whether the shipped cards have a threshold yet."""
+    from fashion import ood
+
+    monkeypatch.setattr(ood, "is_not_garment", lambda logits, *_: np.ones(len(logits), bool))
+    open_page(app, "classify")
+    app.number_input(key="sample_index").set_value(1).run()
+    assert not app.exception
+    assert any("does not look like a garment" in w.value for w in app.warning)
+    monkeypatch.undo()
+    app.run()
+    assert not any("does not look like a garment" in w.value for w in app.warning)
 
 
 def test_corrupt_upload_shows_a_message_not_a_traceback(app):

@@ -59,3 +59,13 @@ def test_epoch_data_depends_only_on_seed_and_epoch():
     assert sorted(ya.tolist()) == list(range(32))  # a permutation: no sample lost
     xc, _ = epoch_data(x, y, seed=1, epoch=3, augment=True)
     assert not np.array_equal(xa, xc)
+
+
+def test_erasing_probability_zero_only_flips_and_shifts():
+    # Constant images: a flip or shift can only keep the value or bring in zero padding;
+    # any other value would come from the noise random erasing writes.
+    x = np.full((200, 28, 28, 1), 0.5, np.float32)
+    kept = augment.augment_batch(x, np.random.default_rng(0), erasing=0.0)
+    assert set(np.unique(kept)) <= {0.0, 0.5}
+    erased = augment.augment_batch(x, np.random.default_rng(0), erasing=1.0)
+    assert not set(np.unique(erased)) <= {0.0, 0.5}

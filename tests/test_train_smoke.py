@@ -43,3 +43,32 @@ def test_short_training_run_writes_a_usable_model(tmp_path, test_split):
     # Even one epoch on 360 images beats chance by a wide margin.
     accuracy = (probs.argmax(1) == test_split.labels[:50]).mean()
     assert accuracy > 0.3
+
+
+def test_second_stage_continues_from_a_saved_model_and_extends_its_card(tmp_path):
+    """`--init-from` starts from saved weights; the card adds the stages up."""
+    base = [sys.executable, "-m", "fashion", "train", "flatten-128", "--limit", "400"]
+    base += ["--out-dir", str(tmp_path)]
+    first = subprocess.run(base + ["--epochs", "1"], capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    stage1 = json.loads((tmp_path / "flatten-128.json").read_text())
+    weights1 = Classifier(tmp_path / "flatten-128.keras").model.get_weights()
+
+    model_path = str(tmp_path / "flatten-128.keras")
+    second_cmd = base + ["--epochs", "2", "--init-from", model_path, "--augment", "--erasing", "0"]
+    second = subprocess.run(second_cmd, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    card = json.loads((tmp_path / "flatten-128.json").read_text())
+
+    assert card["epochs"] == 3
+    assert len(card["history"]["loss"]) == 3
+    assert card["history"]["loss"][:1] == stage1["history"]["loss"]
+    assert [s["epochs"] for s in card["stages"]] == [1, 2]
+    assert card["command"].startswith(stage1["command"] + " && ")
+    assert "--init-from" in card["command"] and "--erasing 0" in card["command"]
+    assert card["train_seconds"] >= stage1["train_seconds"]
+    # It really continued from the saved weights rather than starting over: the
+    # first-stage loss carries on downwards instead of restarting near ln(10).
+    assert card["history"]["loss"][1] < stage1["history"]["loss"][0]
+    weights2 = Classifier(tmp_path / "flatten-128.keras").model.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(weights1, weights2))

@@ -26,7 +26,11 @@ def render() -> None:
         st.error("No trained model is available, so nothing can be classified yet.")
         return
     upload_tab, sketch_tab, sample_tab = st.tabs(
-        ["📷 Upload a photo", "✏️ Sketch", "🎲 Test sample"]
+        [
+            ":material/photo_camera: Upload a photo",
+            ":material/draw: Sketch",
+            ":material/casino: Test sample",
+        ]
     )
     with upload_tab, state.friendly_errors("the upload"):
         upload(name)
@@ -52,8 +56,7 @@ def upload(name: str) -> None:
     except preprocess.InputError as exc:
         st.error(f"This file cannot be used: {exc}")
         return
-    probs = state.classifier(name).predict_one(prepared.image)
-    show_prediction(prepared, probs, key="upload", original=file.getvalue())
+    show_prediction(prepared, name, key="upload", original=file.getvalue())
 
 
 def sketch(name: str) -> None:
@@ -78,17 +81,17 @@ def sketch(name: str) -> None:
             return_image_data=True,
             key=f"canvas-{st.session_state.get('canvas_generation', 0)}",
         )
+    strokes = (result.json_data or {}).get("objects") or []
     rgba = result.image_data
-    if rgba is None:
-        st.info("Draw something above; the prediction updates each time you lift the pen.")
+    if not strokes or rgba is None:
+        st.info("Draw a garment above; the prediction updates each time you lift the pen.")
         return
     try:
         prepared = preprocess.sketch(np.asarray(rgba))
     except preprocess.InputError as exc:
-        st.info(str(exc))
+        st.warning(str(exc))
         return
-    probs = state.classifier(name).predict_one(prepared.image)
-    show_prediction(prepared, probs, key="sketch")
+    show_prediction(prepared, name, key="sketch")
 
 
 def _random_sample(class_label: int | None = None) -> None:
@@ -100,28 +103,31 @@ def _random_sample(class_label: int | None = None) -> None:
 def test_sample(name: str) -> None:
     split = state.dataset().test
     st.session_state.setdefault(SAMPLE_KEY, 0)
-    by_index, by_class, rand = st.columns([2, 2, 1], vertical_alignment="bottom")
-    with by_index:
-        st.number_input(
-            "Test image index", min_value=0, max_value=len(split) - 1, step=1, key=SAMPLE_KEY
-        )
-    with by_class:
-        cls = st.selectbox(
-            "Class",
-            range(len(CLASS_NAMES)),
-            format_func=CLASS_NAMES.__getitem__,
-            key="sample_class",
-        )
-        st.button(
-            "Random of this class", on_click=_random_sample, args=(cls,), key="random_of_class"
-        )
-    with rand:
-        st.button("🎲 Random", on_click=_random_sample, key="random_sample")
+    by_index, by_class, of_class, rand = st.columns([2, 2, 1.6, 1], vertical_alignment="bottom")
+    by_index.number_input(
+        "Test image index", min_value=0, max_value=len(split) - 1, step=1, key=SAMPLE_KEY
+    )
+    cls = by_class.selectbox(
+        "Class", range(len(CLASS_NAMES)), format_func=CLASS_NAMES.__getitem__, key="sample_class"
+    )
+    of_class.button(
+        "Random of this class",
+        on_click=_random_sample,
+        args=(cls,),
+        key="random_of_class",
+        width="stretch",
+    )
+    rand.button(
+        "Random",
+        icon=":material/casino:",
+        on_click=_random_sample,
+        key="random_sample",
+        width="stretch",
+    )
     index = int(st.session_state[SAMPLE_KEY])
     prepared = preprocess.dataset_image(split.images[index])
-    probs = state.classifier(name).predict_one(prepared.image)
     st.caption(f"Test image #{index} of {len(split):,} (official test split).")
-    show_prediction(prepared, probs, true_label=int(split.labels[index]), key="sample")
+    show_prediction(prepared, name, true_label=int(split.labels[index]), key="sample")
 
 
 if __name__ == "__main__":

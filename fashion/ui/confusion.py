@@ -28,13 +28,11 @@ def render() -> None:
 
 def _select_cell() -> None:
     """Chart click -> the (true, predicted) select boxes, so both stay in step."""
-    event = st.session_state.get("cm_chart")
-    points = (event or {}).get("selection", {}).get("points", [])
-    for point in points:
-        custom = point.get("customdata")
-        if custom is not None and len(custom) >= 2:
-            st.session_state[PAIR_KEYS[0]] = int(custom[0])
-            st.session_state[PAIR_KEYS[1]] = int(custom[1])
+    event = st.session_state.get("cm_chart") or {}
+    for point in event.get("selection", {}).get("points", []):
+        cell = charts.confusion_cell(point)
+        if cell is not None:
+            st.session_state[PAIR_KEYS[0]], st.session_state[PAIR_KEYS[1]] = cell
             return
 
 
@@ -54,7 +52,10 @@ def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
         f"Model **{name}** on the official 10,000 test images; rows are the true class, "
         "columns the prediction. **Click a cell** to see its images."
     )
-    fig = charts.confusion_heatmap(cm, normalized=view == "Row-normalised")
+    st.session_state.setdefault(PAIR_KEYS[0], 6)  # Shirt, the class everyone confuses
+    st.session_state.setdefault(PAIR_KEYS[1], 0)
+    selected = (int(st.session_state[PAIR_KEYS[0]]), int(st.session_state[PAIR_KEYS[1]]))
+    fig = charts.confusion_heatmap(cm, normalized=view == "Row-normalised", selected=selected)
     st.plotly_chart(
         fig,
         key="cm_chart",
@@ -68,8 +69,6 @@ def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
 
 def cell_samples(probs: np.ndarray, labels: np.ndarray, pred: np.ndarray, cm: np.ndarray) -> None:
     st.subheader("Images in a cell")
-    st.session_state.setdefault(PAIR_KEYS[0], 6)  # Shirt, the class everyone confuses
-    st.session_state.setdefault(PAIR_KEYS[1], 0)
     fmt = CLASS_NAMES.__getitem__
     left, right = st.columns(2)
     true_c = left.selectbox("True class", range(NUM_CLASSES), format_func=fmt, key=PAIR_KEYS[0])

@@ -27,20 +27,28 @@ def render() -> None:
         test_counts = np.bincount(ds.test.labels, minlength=NUM_CLASSES)
         st.plotly_chart(charts.class_distribution(train_counts, test_counts), key="distribution")
         st.subheader("Samples of each class")
-        seed = st.number_input("Shuffle (seed)", 0, 10_000, 0, key="dataset_seed")
-        st.image(sample_grid(int(seed)), caption="Rows, top to bottom: " + ", ".join(CLASS_NAMES))
+        seed_col, _ = st.columns([1, 3])
+        seed = seed_col.number_input("Shuffle (seed)", 0, 10_000, 0, key="dataset_seed")
+        strips = sample_strips(int(seed))
+        for k, strip in enumerate(strips):
+            label, images = st.columns([1, 6], vertical_alignment="center")
+            label.markdown(f"**{CLASS_NAMES[k]}**")
+            images.image(strip, width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def sample_grid(seed: int) -> np.ndarray:
-    """One montage: PER_CLASS random training images of each class, one class per row."""
+def sample_strips(seed: int) -> list[np.ndarray]:
+    """One montage row per class: PER_CLASS random training images of it."""
     train = state.dataset().train
     rng = np.random.default_rng(seed)
-    picks = [
-        rng.choice(np.flatnonzero(train.labels == k), PER_CLASS, replace=False)
+    return [
+        montage(
+            train.images[rng.choice(np.flatnonzero(train.labels == k), PER_CLASS, replace=False)],
+            ncols=PER_CLASS,
+            factor=2,
+        )
         for k in range(NUM_CLASSES)
     ]
-    return montage(train.images[np.concatenate(picks)], ncols=PER_CLASS, factor=2)
 
 
 if __name__ == "__main__":

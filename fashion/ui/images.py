@@ -50,4 +50,7 @@ def montage(images: np.ndarray, ncols: int, factor: int = 2, pad: int = 2) -> np
         r, c = divmod(k, ncols)
         top, left = pad + r * (big_h + pad), pad + c * (big_w + pad)
         out[top : top + big_h, left : left + big_w] = big[k]
+    if n % ncols:  # empty slots of a short last row: page white, not a grey block
+        top, left = (nrows - 1) * (big_h + pad) + pad, (n % ncols) * (big_w + pad) + pad
+        out[top:, left:] = 255
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from fashion import charts, metrics
+from fashion import charts, explain, label_errors, metrics, preprocess
 from fashion.classes import CLASS_NAMES, NUM_CLASSES
 from fashion.ui import state
 from fashion.ui.images import enlarge
@@ -16,6 +16,7 @@ ANY = -1
 ORDERS = {
     "confident": "Most confident wrong answer first",
     "true-low": "Lowest probability of the true class first",
+    "label-error": "Possible label errors first",
     "index": "Test-set order",
 }
 SELECTED_KEY = "mistake_selected"
@@ -53,7 +54,7 @@ def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
     order = c.selectbox(
         "Sort", list(ORDERS), format_func=ORDERS.get, key="mistake_order", on_change=_reset_page
     )
-    idx = metrics.mistakes(
+    idx = explorer_indices(
         probs,
         labels,
         true_class=None if true_c == ANY else true_c,
@@ -61,6 +62,13 @@ def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
         order=order,
     )
     total_wrong = int((probs.argmax(axis=1) != labels).sum())
+    if order == "label-error":
+        st.info(
+            f"{label_errors.NOTE} Listed here: mistakes where **{name}** puts at least "
+            f"{label_errors.MIN_CONFIDENCE:.0%} on another class, the given label's "
+            "probability lowest first.",
+            icon=":material/label:",
+        )
     st.caption(
         f"**{len(idx):,}** matching mistakes (of {total_wrong:,} by **{name}** on the "
         "10,000 test images)."
@@ -73,10 +81,35 @@ def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
     st.session_state["mistake_page"] = min(st.session_state["mistake_page"], n_pages)
     page = st.number_input(f"Page (of {n_pages})", 1, n_pages, step=1, key="mistake_page")
     shown = idx[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    grid(shown, probs, labels)
+    # The inspected image goes above the grid, where the eye already is after a click.
     selected = st.session_state.get(SELECTED_KEY)
     if selected is not None:
-        detail(int(selected), probs, labels)
+        detail(name, int(selected), probs, labels)
+    grid(shown, probs, labels)
+
+
+def explorer_indices(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    true_class: int | None = None,
+    predicted_class: int | None = None,
+    order: str = "confident",
+) -> np.ndarray:
+    """Indices of the mistakes to show, filtered and in the chosen order (a key of ORDERS).
+
+    "label-error" keeps only the candidates `label_errors.label_error_ranking` finds (a
+    subset of the mistakes) in its order; the other orders are `metrics.mistakes`.
+    """
+    if order != "label-error":
+        return metrics.mistakes(probs, labels, true_class, predicted_class, order=order)
+    idx = label_errors.label_error_ranking(probs, labels)
+    pred = probs[idx].argmax(axis=1)
+    keep = np.ones(len(idx), dtype=bool)
+    if true_class is not None:
+        keep &= labels[idx] == true_class
+    if predicted_class is not None:
+        keep &= pred == predicted_class
+    return idx[keep]
 
 
 def grid(shown: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> None:
@@ -88,27 +121,35 @@ def grid(shown: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> None:
             i = int(shown[start + k])
             with col:
                 st.image(thumbs[start + k], width="stretch")
+                # Button before the caption: captions wrap to 2-3 lines, buttons stay aligned.
+                st.button(
+                    "Inspect", key=f"inspect-{i}", on_click=_select, args=(i,), width="stretch"
+                )
                 st.caption(
                     f"#{i} · true **{CLASS_NAMES[labels[i]]}**  \n"
                     f"said {CLASS_NAMES[pred[i]]} {probs[i, pred[i]]:.0%}"
                 )
-                st.button(
-                    "Inspect", key=f"inspect-{i}", on_click=_select, args=(i,), width="stretch"
-                )
 
 
-def detail(i: int, probs: np.ndarray, labels: np.ndarray) -> None:
-    st.divider()
+def detail(name: str, i: int, probs: np.ndarray, labels: np.ndarray) -> None:
     st.subheader(f"Test image #{i}")
-    left, right = st.columns([1, 2.2], vertical_alignment="center")
-    image = state.dataset().test.images[i]
+    pred = int(probs[i].argmax())
+    image = preprocess.dataset_image(state.dataset().test.images[i]).image
+    sal = state.saliency(name, image, pred)
+    left, middle, right = st.columns([1, 1, 2.2], vertical_alignment="center")
     left.image(enlarge(image, 8), caption=f"True: {CLASS_NAMES[labels[i]]}", width="stretch")
+    middle.image(
+        explain.overlay(image, sal),
+        caption=f"What made it say {CLASS_NAMES[pred]}",
+        width="stretch",
+    )
     with right:
         st.plotly_chart(
             charts.probability_bars(probs[i], int(labels[i])),
             key="mistake-chart",
             config={"displayModeBar": False},
         )
+    st.divider()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fashion import charts
+from fashion import calibration, charts
 from fashion.ui import state
 
 LATENCY_KEY = "latencies_ms"  # session_state: {model name: median ms}, measured on this page
@@ -40,6 +40,8 @@ def render() -> None:
             "size (MB)": st.column_config.NumberColumn(format="%.2f"),
             "latency (ms)": st.column_config.NumberColumn(format="%.2f"),
             "train time (min)": st.column_config.NumberColumn(format="%.1f"),
+            "temperature": st.column_config.NumberColumn(format="%.3f"),
+            "ECE calibrated": st.column_config.NumberColumn(format="%.2f%%"),
         },
     )
     st.subheader("Training curves")
@@ -47,6 +49,10 @@ def render() -> None:
     st.plotly_chart(charts.training_curves(cards), key="curves")
     st.subheader("Per-class test accuracy")
     st.plotly_chart(charts.per_class_accuracy(cards), key="per-class")
+    name = state.current_model()
+    if name is not None:
+        with state.friendly_errors(f"the calibration of {name}"):
+            trust(name)
     with st.expander("How to reproduce each model"):
         for card in cards:
             st.markdown(f"**{card['name']}**: {card.get('description', '')}")
@@ -67,7 +73,62 @@ def summary_row(card: dict, latency_ms: float | None) -> dict:
         "latency (ms)": latency_ms,
         "epochs": card.get("epochs"),
         "train time (min)": None if secs is None else secs / 60,
+        "temperature": card.get("temperature"),
+        "ECE calibrated": None if card.get("ece_after") is None else 100 * card["ece_after"],
     }
+
+
+def trust(name: str) -> None:
+    """Reliability diagram and "not a garment?" flag rates of the model picked in the sidebar."""
+    st.subheader(f"Can you trust its confidence? ({name})")
+    clf = state.classifier(name)
+    labels = state.test_labels()
+    raw = calibration.softmax(state.test_logits(name))
+    calibrated = state.test_probabilities(name) if clf.temperature != 1.0 else None
+    before = calibration.ece(raw, labels)
+    if calibrated is None:
+        st.info(
+            f"{name} is not calibrated yet (`python -m fashion calibrate --model {name}`): "
+            f"its probabilities are the raw softmax, expected calibration error {before:.2%}."
+        )
+    else:
+        after = calibration.ece(calibrated, labels)
+        a, b, c = st.columns(3)
+        a.metric("Temperature (fitted on validation)", f"{clf.temperature:.3f}")
+        b.metric("ECE before", f"{before:.2%}")
+        c.metric(
+            "ECE calibrated", f"{after:.2%}", delta=f"{after - before:+.2%}", delta_color="inverse"
+        )
+    st.caption(
+        "Each bar is the accuracy of the test images whose top probability falls in that "
+        "bin; a calibrated model's bars sit on the diagonal. ECE: 15 bins, official test set."
+    )
+    st.plotly_chart(calibration.reliability_diagram(raw, calibrated, labels), key="reliability")
+    ood_rates(clf.card)
+
+
+def ood_rates(card: dict) -> None:
+    st.subheader('"This does not look like a garment"')
+    if "ood_threshold" not in card:
+        st.info(
+            "No not-a-garment threshold in this model's card yet "
+            "(`python -m fashion calibrate`), so the warning never fires for it."
+        )
+        return
+    a, b = st.columns(2)
+    a.metric("Official test images flagged", f"{card['ood_flag_rate_test']:.1%}")
+    b.metric("Generated non-garments flagged", f"{card['ood_flag_rate_generated']:.1%}")
+    by_kind = card.get("ood_flag_rate_by_kind") or {}
+    if by_kind:
+        st.dataframe(
+            [{"non-garment": k, "flagged": 100 * v} for k, v in by_kind.items()],
+            hide_index=True,
+            column_config={"flagged": st.column_config.NumberColumn(format="%.0f%%")},
+        )
+    st.caption(
+        f"Score: {card.get('ood_score', 'energy')}; "
+        + card.get("ood_generated", f"threshold {card['ood_threshold']:.3f}")
+    )
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from fashion import data
+from fashion import calibration, data, explain, ood
 from fashion.inference import Classifier, available_models
 
 MODEL_KEY = "model_name"  # st.session_state key of the model chosen in the sidebar
@@ -38,9 +39,42 @@ def model_cards() -> list[dict]:
 
 
 @st.cache_data(show_spinner="Classifying the 10,000 test images (once per model)…")
+def test_logits(name: str) -> np.ndarray:
+    """(10000, 10) raw logits of model `name` on the official test set."""
+    return classifier(name).logits(dataset().test.as_float())
+
+
+@st.cache_data(show_spinner=False)
 def test_probabilities(name: str) -> np.ndarray:
-    """(10000, 10) probabilities of model `name` on the official test set."""
-    return classifier(name).predict_proba(dataset().test.as_float())
+    """(10000, 10) probabilities as the app shows them: calibrated if the card has a T.
+
+    Derived from the cached logits so calibrated and uncalibrated views (the reliability
+    diagram needs both) cost one pass over the test set, not two.
+    """
+    return calibration.softmax(test_logits(name), classifier(name).temperature)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probs: np.ndarray  # (10,) calibrated probabilities, exactly Classifier.predict_one's
+    not_garment: bool  # the card's out-of-distribution check fired
+
+
+def predict(name: str, image: np.ndarray) -> Prediction:
+    """Probabilities and the "not a garment?" flag of one 28x28 image, from one forward pass."""
+    clf = classifier(name)
+    logits = clf.logits(image)  # (1, 10)
+    probs = calibration.softmax(logits, clf.temperature)[0]
+    # The check looks at the pixels too: noise and faces can fool the logits alone.
+    images = np.asarray(image, dtype=np.float32)[None]  # (1, 28, 28)
+    flagged = ood.is_not_garment(logits, clf.card, images, clf.path.parent)
+    return Prediction(probs=probs, not_garment=bool(flagged[0]))
+
+
+@st.cache_data(show_spinner="Working out which pixels mattered…", max_entries=256)
+def saliency(name: str, image: np.ndarray, target: int) -> np.ndarray:
+    """(28, 28) occlusion-saliency map of `image` for class `target` under model `name`."""
+    return explain.occlusion_saliency(classifier(name), image, target=target)
 
 
 @st.cache_data(show_spinner=False)

@@ -1,0 +1,97 @@
+"""Start the app with `streamlit run` on a free port and drive it with Playwright's Chromium.
+
+Shared by tests/test_browser.py and by hand (`python tests/browser_helpers.py` starts a
+server and prints its URL), so the browser setup lives in one place.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+DOCS = ROOT / "docs"
+# Flags for a headless CI box: no sandbox (containers run as root), no GPU, and none of
+# Chromium's own background traffic (updates, sync, safe-browsing lists).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# The first page view loads TensorFlow and a model; on a busy 2-core box that is slow.
+STARTUP_TIMEOUT_S = 180
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, log_path: Path) -> subprocess.Popen:
+    """`streamlit run app.py` in the background, niced so a training run keeps priority.
+
+    Returns once the server answers its health check.
+
+    Raises:
+        RuntimeError: the server exited or did not answer within STARTUP_TIMEOUT_S.
+    """
+    cmd = [
+        "nice", "-n", "19", sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        # Watching the repo (and its .venv) for edits costs CPU and floods inotify.
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = log_path.open("wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
+        try:
+            url = f"http://127.0.0.1:{port}/_stcore/health"
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    stop_server(proc)
+    raise RuntimeError(f"streamlit did not start within {STARTUP_TIMEOUT_S} s; see {log_path}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop the server we started (and only it): SIGTERM, then SIGKILL if it hangs."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    server = start_server(port, ARTIFACTS / "streamlit.log")
+    print(f"http://127.0.0.1:{port}  (Ctrl-C stops it)", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_server(server)

@@ -1,0 +1,128 @@
+"""Calibration: ECE and temperature fitting against known answers, and the shipped cards'
+calibration figures against a fresh recomputation on the real data."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from fashion import calibration, data
+from fashion.inference import Classifier, available_models
+
+CALIBRATED = [c["name"] for c in available_models() if "temperature" in c]
+
+
+def _synthetic(n: int, seed: int, skew: float) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities whose stated confidence c is right with probability c ** skew.
+
+    skew = 1 is perfectly calibrated; skew > 1 is over-confident.
+    """
+    rng = np.random.default_rng(seed)
+    conf = rng.uniform(0.2, 1.0, n)
+    pred = rng.integers(0, 10, n)
+    probs = np.tile(((1 - conf) / 9)[:, None], (1, 10))
+    probs[np.arange(n), pred] = conf
+    correct = rng.uniform(size=n) < conf**skew
+    # A wrong label: any class but the predicted one.
+    wrong = (pred + rng.integers(1, 10, n)) % 10
+    return probs, np.where(correct, pred, wrong)
+
+
+def test_ece_of_a_calibrated_model_is_about_zero():
+    probs, labels = _synthetic(40_000, seed=0, skew=1.0)
+    # Sampling noise only: ~2,700 samples per bin -> |gap| ~ 0.01 at most.
+    assert calibration.ece(probs, labels) < 0.01
+
+
+def test_ece_of_an_overconfident_model_matches_its_gap():
+    probs, labels = _synthetic(40_000, seed=1, skew=3.0)
+    # E[c - c^3] for c ~ U(0.2, 1): the exact expected gap, computed by hand.
+    expected = (0.5 * (1 - 0.2**2) - 0.25 * (1 - 0.2**4)) / 0.8
+    assert calibration.ece(probs, labels) == pytest.approx(expected, abs=0.01)
+
+
+def test_ece_by_hand():
+    # Two bins used (15 bins: 0.9 -> bin 13, 0.6 -> bin 8):
+    # bin 13: conf 0.9, 0.9, accuracy 1/2 -> gap 0.4; bin 8: conf 0.6, accuracy 1 -> gap 0.4.
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6]])
+    labels = np.array([0, 1, 1])
+    assert calibration.ece(probs, labels) == pytest.approx(2 / 3 * 0.4 + 1 / 3 * 0.4)
+    r = calibration.reliability(probs, labels)
+    assert r["count"].sum() == 3 and r["count"][13] == 2 and r["count"][8] == 1
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    rng = np.random.default_rng(2)
+    true_logits = rng.normal(0, 3, (20_000, 10))
+    p = calibration.softmax(true_logits)
+    labels = (p.cumsum(axis=1) > rng.uniform(size=(len(p), 1))).argmax(axis=1)
+    # A model reporting 2x the right logits is over-confident; T = 2 undoes it.
+    t = calibration.fit_temperature(2 * true_logits, labels)
+    assert t == pytest.approx(2.0, rel=0.05)
+    assert calibration.nll(2 * true_logits, labels, t) < calibration.nll(2 * true_logits, labels)
+
+
+def test_temperature_keeps_every_argmax():
+    logits = np.random.default_rng(3).normal(0, 4, (1000, 10))
+    for t in (0.5, 1.7, 5.0):
+        assert np.array_equal(calibration.softmax(logits, t).argmax(1), logits.argmax(1))
+
+
+def test_reliability_diagram_has_both_series():
+    probs, labels = _synthetic(2000, seed=4, skew=2.0)
+    fig = calibration.reliability_diagram(probs, probs, labels)
+    names = [tr.name for tr in fig.data]
+    assert len(names) == 3 and names[0].startswith("before") and "ECE" in names[1]
+
+
+def test_every_shipped_model_is_calibrated():
+    missing = [c["name"] for c in available_models() if "temperature" not in c]
+    assert not missing, f"run: python -m fashion calibrate --all  (uncalibrated: {missing})"
+
+
+@functools.cache
+def _fresh(name: str) -> dict:
+    """Recompute a model's calibration figures from the real data (once per model)."""
+    clf = Classifier.load(name)
+    _, val = calibration.training_split(clf.card)
+    test = data.test_set()
+    return {
+        "clf": clf,
+        "val_logits": clf.logits(val.as_float()),
+        "val_labels": val.labels,
+        "test_logits": clf.logits(test.as_float()),
+        "test_labels": test.labels,
+    }
+
+
+@pytest.mark.parametrize("name", CALIBRATED)
+def test_card_calibration_figures_match_a_recomputation(name):
+    f = _fresh(name)
+    card, t = f["clf"].card, f["clf"].temperature
+    assert t == card["temperature"] and t > 0
+    # The temperature was fitted on this model's validation split: refitting gives it back.
+    assert calibration.fit_temperature(f["val_logits"], f["val_labels"]) == pytest.approx(
+        t, abs=1e-4
+    )
+    before = calibration.nll(f["val_logits"], f["val_labels"])
+    after = calibration.nll(f["val_logits"], f["val_labels"], t)
+    assert after <= before
+    assert card["nll_val_before"] == pytest.approx(before, abs=1e-5)
+    assert card["nll_val_after"] == pytest.approx(after, abs=1e-5)
+    ece_before = calibration.ece(calibration.softmax(f["test_logits"]), f["test_labels"])
+    ece_after = calibration.ece(calibration.softmax(f["test_logits"], t), f["test_labels"])
+    assert card["ece_before"] == pytest.approx(ece_before, abs=1e-5)
+    assert card["ece_after"] == pytest.approx(ece_after, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", CALIBRATED)
+def test_classifier_shows_calibrated_probabilities(name):
+    f = _fresh(name)
+    clf, images = f["clf"], data.test_set().as_float()[:200]
+    expected = calibration.softmax(f["test_logits"][:200], clf.temperature)
+    np.testing.assert_allclose(clf.predict_proba(images), expected, atol=1e-5)
+    # Calibration never changes a prediction, so the card's test accuracy still holds.
+    acc = np.mean(f["test_logits"].argmax(1) == f["test_labels"])
+    assert acc == pytest.approx(clf.card["test_accuracy"], abs=1e-4)

@@ -1,0 +1,54 @@
+"""`python -m fashion export`: each format loads back and predicts what the Keras model does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashion.__main__ import main
+from fashion.export import TFLiteRunner, export, load_saved_model_logits
+
+N_IMAGES = 300  # a few hundred: every class, many confusable pairs, and still fast
+
+
+@pytest.fixture(scope="module")
+def images(test_split) -> np.ndarray:
+    picks = np.random.default_rng(0).choice(len(test_split), size=N_IMAGES, replace=False)
+    return test_split.as_float()[picks]
+
+
+@pytest.fixture(scope="module")
+def keras_logits(classifier, images) -> np.ndarray:
+    return classifier.model.predict(images, verbose=0)
+
+
+def assert_same_predictions(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape == (N_IMAGES, 10)
+    np.testing.assert_array_equal(got.argmax(axis=1), want.argmax(axis=1))
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["saved_model", "tflite"])
+def test_cli_export_loads_and_predicts_like_keras(fmt, classifier, images, keras_logits, tmp_path):
+    assert (
+        main(["export", "--format", fmt, "--model", classifier.name, "--out", str(tmp_path)]) == 0
+    )
+    if fmt == "saved_model":
+        path = tmp_path / f"{classifier.name}.saved_model"
+        assert (path / "saved_model.pb").is_file()
+        logits = load_saved_model_logits(path)(images)
+    else:
+        path = tmp_path / f"{classifier.name}.tflite"
+        assert path.stat().st_size > 1000
+        logits = TFLiteRunner(path).logits(images)
+    assert_same_predictions(logits, keras_logits)
+
+
+def test_unknown_format_is_refused(classifier, tmp_path):
+    with pytest.raises(ValueError, match="unknown export format"):
+        export(classifier.model, "onnx", tmp_path, "x")
+
+
+def test_cli_refuses_unknown_format():
+    with pytest.raises(SystemExit):
+        main(["export", "--format", "onnx"])

@@ -1,0 +1,119 @@
+"""Every prediction path agrees with the Keras model itself, on the whole official test set.
+
+The reference is `model.predict` on the 10k test images (one batched call, as Keras
+intends it), turned into probabilities with the card's temperature exactly as the
+Classifier does. Argmax must be identical for all 10,000 images and every probability
+within 1e-4, for every shipped model.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from fashion.calibration import softmax
+from fashion.inference import BATCH, Classifier, as_batch, available_models, default_model_name
+
+TOLERANCE = 1e-4
+MODEL_NAMES = [card["name"] for card in available_models()]
+
+
+@pytest.fixture(scope="module")
+def test_images(test_split) -> np.ndarray:
+    return test_split.as_float()  # (10000, 28, 28, 1)
+
+
+@pytest.fixture(scope="module")
+def reference(test_images):
+    """name -> (Classifier, (10000, 10) Keras probabilities), each computed once.
+
+    The probabilities come from the Keras model's own `predict` at the card's
+    temperature; a big model costs seconds per pass, so the tests share them.
+    """
+    cache: dict[str, tuple[Classifier, np.ndarray]] = {}
+
+    def get(name: str) -> tuple[Classifier, np.ndarray]:
+        if name not in cache:
+            clf = Classifier.load(name)
+            logits = clf.model.predict(test_images, batch_size=BATCH, verbose=0)
+            cache[name] = (clf, softmax(logits, clf.temperature))
+        return cache[name]
+
+    return get
+
+
+def assert_agree(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    mismatched = np.flatnonzero(got.argmax(axis=1) != want.argmax(axis=1))
+    assert mismatched.size == 0, f"argmax differs on {mismatched.size} images: {mismatched[:10]}"
+    worst = float(np.abs(got - want).max())
+    assert worst <= TOLERANCE, f"probabilities differ by up to {worst:.2e}"
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_fast_path_agrees_with_keras_on_the_whole_test_set(name, test_images, reference):
+    clf, want = reference(name)
+    assert_agree(clf.predict_proba(test_images), want)
+    # Single images (the app's case) go through the same compiled function at batch 1.
+    picks = np.random.default_rng(0).choice(len(test_images), size=50, replace=False)
+    singles = np.stack([clf.predict_one(test_images[i, :, :, 0]) for i in picks])
+    assert_agree(singles, want[picks])
+
+
+def test_tflite_path_agrees_with_keras_on_the_whole_test_set(test_images, reference):
+    from fashion.export import TFLiteRunner, tflite_bytes
+
+    # The default model only: converting costs seconds, and the exporter is model-agnostic.
+    clf, want = reference(default_model_name())
+    runner = TFLiteRunner(tflite_bytes(clf.model), num_threads=os.cpu_count() or 1)
+    assert_agree(softmax(runner.logits(test_images), clf.temperature), want)
+    one = softmax(runner.logits(test_images[7]), clf.temperature)
+    assert_agree(one, want[7:8])
+
+
+def test_probabilities_are_distributions(classifier, test_images):
+    probs = classifier.predict_proba(test_images[:100])
+    assert probs.shape == (100, 10)
+    assert np.all(probs >= 0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "shape", [(28, 28), (28, 28, 1), (3, 28, 28), (3, 28, 28, 1), (0, 28, 28, 1)]
+)
+def test_every_accepted_shape_becomes_a_batch(shape):
+    x = as_batch(np.zeros(shape, np.float32))
+    assert x.shape[1:] == (28, 28, 1) and x.dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(28,), (27, 28), (2, 28, 28, 3), (28, 28, 2)])
+def test_wrong_shapes_are_refused(shape):
+    with pytest.raises(ValueError, match="28x28"):
+        as_batch(np.zeros(shape, np.float32))
+
+
+def test_empty_batch_gives_empty_result(classifier):
+    assert classifier.predict_proba(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
+
+
+def test_shared_classifier_is_thread_safe(classifier, test_images):
+    # Batches of different sizes from 8 threads at once must each get their own answer.
+    want = classifier.predict_proba(test_images[:240])
+    got: dict[int, np.ndarray] = {}
+
+    def worker(t: int) -> None:
+        size = 1 + t * 4  # different batch shapes in flight together
+        start = t * 30
+        got[t] = classifier.predict_proba(test_images[start : start + size])
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for t, probs in got.items():
+        np.testing.assert_allclose(probs, want[t * 30 : t * 30 + len(probs)], atol=1e-6)
+    assert len(got) == 8
