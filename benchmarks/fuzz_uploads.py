@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from _results import write_section  # noqa: E402
 
+from benchmarks._results import write_section  # noqa: E402
 from fashion.preprocess import InputError, photo  # noqa: E402
 from tests.fixtures_images import fuzz_cases, fuzz_seeds  # noqa: E402
 

@@ -32,9 +32,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from _results import write_section  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
+from benchmarks._results import write_section  # noqa: E402
 from fashion import data, preprocess  # noqa: E402
 from fashion.inference import Classifier  # noqa: E402
 

@@ -28,6 +28,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         augment=args.augment,
         erasing=args.erasing,
         init_from=args.init_from,
+        swa=args.swa,
         val_fraction=args.val_fraction,
         limit=args.limit,
         **({"out_dir": args.out_dir} if args.out_dir else {}),
@@ -112,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--erasing", type=float, help="random-erasing probability when augmenting")
     p.add_argument("--init-from", help="start from this saved .keras model (a second stage)")
+    p.add_argument(
+        "--swa",
+        action="store_true",
+        help="save the average of the weights at the end of every epoch (stochastic weight "
+        "averaging), with BatchNorm statistics recomputed for it",
+    )
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--limit", type=int, help="use only the first N training images")
     p.add_argument("--out-dir", help="where to write NAME.keras and NAME.json")

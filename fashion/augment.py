@@ -57,9 +57,7 @@ def random_erasing(
     return out
 
 
-def augment_batch(
-    images: np.ndarray, rng: np.random.Generator, erasing: float = 0.5
-) -> np.ndarray:
+def augment_batch(images: np.ndarray, rng: np.random.Generator, erasing: float = 0.5) -> np.ndarray:
     """Flip, shift and (with probability `erasing` per image) erase a batch of
     (N, 28, 28, 1) float32 images in [0, 1]."""
     out = random_flip(images, rng)

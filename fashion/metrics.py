@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fashion import label_errors
 from fashion.classes import NUM_CLASSES
 
 
@@ -60,7 +61,9 @@ def mistakes(
         labels: (N,) true labels.
         true_class / predicted_class: keep only mistakes with this true / predicted label.
         order: "confident" (highest probability of the wrong answer first),
-            "true-low" (lowest probability of the true label first) or "index".
+            "true-low" (lowest probability of the true label first), "label-error"
+            (only the candidates `label_errors.label_error_ranking` finds, in its order)
+            or "index".
     """
     pred = probs.argmax(axis=1)
     keep = pred != labels
@@ -75,6 +78,9 @@ def mistakes(
         key = probs[idx, labels[idx]]
     elif order == "index":
         return idx
+    elif order == "label-error":
+        ranked = label_errors.label_error_ranking(probs, labels)
+        return ranked[np.isin(ranked, idx)]
     else:
         raise ValueError(f"unknown order {order!r}")
     return idx[np.argsort(key, kind="stable")]

@@ -107,7 +107,11 @@ def build_flatten_128_64(name: str = "flatten-128-64") -> keras.Model:
         learning_rate=0.1,
         batch_size=400,
         epochs=50,
-        source="per-pixel dense notebook: plain SGD, batch 400, 50 epochs",
+        # At a constant 0.1, plain SGD's validation accuracy swings by up to 4 points
+        # from one epoch to the next (measured here), so the last epoch is a lottery;
+        # a cosine decay ends it on a settled model.
+        schedule="cosine",
+        source="per-pixel dense notebook: plain SGD, batch 400, 50 epochs (+ cosine decay)",
     ),
     "Dense 32 -> Dense 32 on each pixel -> Flatten -> Dense 128 -> Dense 10, plain SGD",
     floor=0.87,
@@ -174,7 +178,7 @@ def build_vgg_bn(
     return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name=name)
 
 
-# The shipped fashion-cnn adds a second stage to this recipe: 5 epochs from the saved
+# The shipped fashion-cnn adds a second stage to this recipe: 6 epochs from the saved
 # model at a tenth of the learning rate without random erasing (`train --init-from`),
 # chosen on the validation split; its card's command spells out both stages.
 register(

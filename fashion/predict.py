@@ -27,9 +27,7 @@ def _read(path: str) -> bytes:
     with p.open("rb") as fh:
         data = fh.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(
-            f"The file is larger than the {MAX_UPLOAD_BYTES / 2**20:.1f} MiB limit."
-        )
+        raise InputError(f"The file is larger than the {MAX_UPLOAD_BYTES / 2**20:.1f} MiB limit.")
     return data
 
 

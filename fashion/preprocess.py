@@ -227,9 +227,7 @@ def _fit_28(crop: np.ndarray) -> np.ndarray:
     scale = IMAGE_SIZE / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     if (nh, nw) != (h, w):
-        small = Image.fromarray(crop.astype(np.float32), mode="F").resize(
-            (nw, nh), RESAMPLE
-        )
+        small = Image.fromarray(crop.astype(np.float32), mode="F").resize((nw, nh), RESAMPLE)
         crop = np.asarray(small, dtype=np.float32)
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
     top, left = (IMAGE_SIZE - nh) // 2, (IMAGE_SIZE - nw) // 2

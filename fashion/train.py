@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import layers
 
 from fashion import data, models
 from fashion.augment import augment_batch
@@ -42,6 +43,9 @@ class TrainConfig:
     # two-stage schedule (e.g. a short low-LR fine-tune without random erasing). The
     # card then extends the starting model's card: epochs, history and time add up.
     init_from: str | None = None
+    # Stochastic weight averaging: keep the mean of the weights at the end of every epoch
+    # of this run (meant for a stage at a constant, moderate learning rate) and save that.
+    swa: bool = False
     val_fraction: float = 0.1  # 6,000 training images held out to choose and calibrate
     limit: int | None = None  # train on the first N images only (smoke tests)
     out_dir: str = str(MODELS_DIR)
@@ -74,6 +78,8 @@ class TrainConfig:
         parts.append(f"--val-fraction {c.val_fraction:g}")
         if c.init_from:
             parts.append(f"--init-from {_relative(c.init_from)}")
+        if c.swa:
+            parts.append("--swa")
         if c.limit:
             parts.append(f"--limit {c.limit}")
         if Path(c.out_dir).resolve() != MODELS_DIR:
@@ -143,6 +149,47 @@ class _EpochLog(keras.callbacks.Callback):
         print(f"epoch {epoch + 1}/{self.total_epochs} {dt:.1f}s {shown}", flush=True)
 
 
+class _WeightAverage:
+    """Running mean of a model's trainable weights, one sample per epoch."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean: list[np.ndarray] = []
+
+    def add(self, model: keras.Model) -> None:
+        current = [np.asarray(w) for w in model.trainable_weights]
+        self.count += 1
+        if self.count == 1:
+            self.mean = [w.astype(np.float64) for w in current]
+        else:
+            for m, w in zip(self.mean, current, strict=True):
+                m += (w - m) / self.count
+
+    def apply(self, model: keras.Model, x: np.ndarray, batch_size: int) -> None:
+        """Load the averaged weights, then recompute BatchNorm's statistics for them.
+
+        The running statistics belong to the last weights, not the average; one pass in
+        training mode over the (unaugmented) training images re-estimates them.
+        """
+        for var, m in zip(model.trainable_weights, self.mean, strict=True):
+            var.assign(m.astype(var.dtype))
+        norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+        if not norms:
+            return
+        saved = [layer.momentum for layer in norms]
+        for layer in norms:
+            layer.moving_mean.assign(np.zeros(layer.moving_mean.shape))
+            layer.moving_variance.assign(np.ones(layer.moving_variance.shape))
+        for k, start in enumerate(range(0, len(x), batch_size)):
+            # momentum = k / (k + 1) makes the running value the plain mean of the batches.
+            # Eager calls on purpose: a tf.function would freeze the first momentum.
+            for layer in norms:
+                layer.momentum = k / (k + 1)
+            model(x[start : start + batch_size], training=True)
+        for layer, momentum in zip(norms, saved, strict=True):
+            layer.momentum = momentum
+
+
 def train(config: TrainConfig, verbose: int | None = None) -> dict:
     """Fit the model, save it and its card, and return the card.
 
@@ -192,6 +239,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     t0 = time.perf_counter()
     history: dict[str, list[float]] = {}
     log = _EpochLog(c.epochs)
+    average = _WeightAverage() if c.swa else None
     for epoch in range(c.epochs):
         xe, ye = epoch_data(x_fit, y_fit, c.seed, first_epoch + epoch, c.augment, c.erasing)
         hist = model.fit(
@@ -207,6 +255,18 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
         )
         for k, v in hist.history.items():
             history.setdefault(k, []).append(float(v[-1]))
+        if average is not None:
+            average.add(model)
+    swa: dict = {}
+    if average is not None:
+        average.apply(model, x_fit, c.batch_size)
+        val_logits = model.predict(x_val, batch_size=1000, verbose=0)
+        swa = {
+            "epochs_averaged": average.count,
+            "val_accuracy_last_epoch": history["val_accuracy"][-1],
+            "val_accuracy": float(np.mean(val_logits.argmax(1) == val_split.labels)),
+        }
+        print(f"weight average of {average.count} epochs: val_accuracy={swa['val_accuracy']:.4f}")
     train_seconds = time.perf_counter() - t0
 
     out_dir = Path(c.out_dir)
@@ -219,6 +279,8 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     clean.save(model_path)
 
     stage = {"command": c.command(), "epochs": c.epochs, "train_seconds": round(train_seconds, 1)}
+    if swa:
+        stage["swa"] = swa
     stages = previous.get("stages", [previous] if previous else []) + [stage]
     for k, v in previous.get("history", {}).items():
         history[k] = v + history.get(k, [])
@@ -227,13 +289,17 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
         "description": entry.description,
         "command": " && ".join(s["command"] for s in stages),
         "config": asdict(c) | {"out_dir": None},
-        "stages": [{k: s[k] for k in ("command", "epochs", "train_seconds")} for s in stages],
+        "stages": [
+            {k: s[k] for k in ("command", "epochs", "train_seconds", "swa") if k in s}
+            for s in stages
+        ],
         "recipe_source": entry.recipe.source,
         "epochs": sum(s["epochs"] for s in stages),
         "train_seconds": round(sum(s["train_seconds"] for s in stages), 1),
         "n_train": len(x_fit),
         "n_val": len(x_val),
-        "val_accuracy": history.get("val_accuracy", [None])[-1],
+        # The saved model's: the weight average's when there is one, else the last epoch's.
+        "val_accuracy": swa.get("val_accuracy", history.get("val_accuracy", [None])[-1]),
         "history": history,
         "dataset_source": ds.source,
         "trained_on": {

@@ -152,18 +152,14 @@ def decode(
     try:
         im = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.UnidentifiedImageError:
-        raise InputError(
-            f"This file is not an image in a supported format. {_SUPPORTED}"
-        ) from None
+        raise InputError(f"This file is not an image in a supported format. {_SUPPORTED}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(
             f"The image declares an absurd size (a 'decompression bomb'); the limit is "
             f"{max_pixels / 1e6:.0f} megapixels."
         ) from None
     except Exception as exc:  # a corrupt header can raise almost anything inside Pillow
-        raise InputError(
-            f"This image file is damaged and cannot be read. {_SUPPORTED}"
-        ) from exc
+        raise InputError(f"This image file is damaged and cannot be read. {_SUPPORTED}") from exc
     with im:
         # Never above Pillow's own limit either: between it and twice it, Pillow only
         # warns, and a warning filter is process-wide state that pytest or an embedding

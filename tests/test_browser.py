@@ -127,10 +127,14 @@ def test_upload_a_jpeg_shows_its_prediction_and_chart(page, test_split):
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         {"name": "sneaker.jpg", "mimeType": "image/jpeg", "buffer": jpeg_of_a_sneaker(test_split)}
     )
-    page.get_by_text(re.compile(r"^Prediction: ")).wait_for()
+    # Every tab renders its content; look only inside the upload tab.
+    panel = page.get_by_role("tabpanel", name=re.compile("Upload"))
+    panel.get_by_text(re.compile(r"^Prediction: ")).wait_for()
     wait_for_charts(page)
-    page.get_by_text("What the model sees (28×28)").first.wait_for()
-    page.get_by_text("Top 3:").wait_for()
+    panel.get_by_text("What the model sees (28×28)").first.wait_for()
+    top3 = panel.get_by_text(re.compile(r"^Top 3:")).locator("xpath=..")
+    top3.wait_for()
+    assert top3.inner_text().startswith("Top 3: Sneaker"), top3.inner_text()
     assert_no_exception(page)
     screenshot(page, "classify", full_page=False)
 
@@ -142,17 +146,33 @@ def test_sketch_with_the_mouse_shows_a_prediction(page):
     canvas.wait_for()
     box = canvas.bounding_box()
     assert box and box["width"] > 100
-    # A pair of trousers: a waistband and two legs, each stroke a press, drag, release.
-    strokes = [((0.3, 0.1), (0.7, 0.1)), ((0.32, 0.1), (0.25, 0.9)), ((0.68, 0.1), (0.75, 0.9))]
+    # The widest brush, from the keyboard as a user could.
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    page.keyboard.press("End")
+    page.get_by_text("40", exact=True).first.wait_for()
+    page.wait_for_timeout(1500)  # the rerun remounts the canvas with the new width
+    # A pair of trousers, drawn solid as the dataset's are: a waistband, then each leg
+    # as two strokes side by side. Each stroke is a press, a drag and a release.
+    strokes = [
+        ((0.30, 0.10), (0.70, 0.10)),
+        ((0.34, 0.12), (0.26, 0.90)),
+        ((0.44, 0.16), (0.36, 0.90)),
+        ((0.66, 0.12), (0.74, 0.90)),
+        ((0.56, 0.16), (0.64, 0.90)),
+    ]
     for (x0, y0), (x1, y1) in strokes:
         page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
         page.mouse.down()
         page.mouse.move(box["x"] + x1 * box["width"], box["y"] + y1 * box["height"], steps=12)
         page.mouse.up()
-    page.get_by_text(re.compile(r"^Prediction: ")).wait_for()
+    panel = page.get_by_role("tabpanel", name=re.compile("Sketch"))
+    headline = panel.get_by_text(re.compile(r"^Prediction: "))
+    headline.wait_for()
     wait_for_charts(page)
     assert_no_exception(page)
     screenshot(page, "sketch")
+    assert headline.inner_text().startswith("Prediction: Trouser"), headline.inner_text()
 
 
 def test_test_sample_shows_true_label(page, test_split):

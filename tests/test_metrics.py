@@ -55,3 +55,24 @@ def test_mistakes_filters_and_orders():
     assert metrics.mistakes(probs, labels, true_class=0).tolist() == [1, 2]
     assert metrics.mistakes(probs, labels, predicted_class=2).tolist() == [3]
     assert metrics.mistakes(probs, labels, order="index").tolist() == [1, 2, 3]
+
+
+def test_label_error_order_keeps_only_very_confident_mistakes_and_filters():
+    probs = np.array(
+        [
+            [0.97, 0.02, 0.01],  # label 0, right
+            [0.01, 0.95, 0.04],  # label 0, predicted 1 at 0.95: a candidate
+            [0.30, 0.70, 0.00],  # label 0, predicted 1 at 0.7: a mistake, not a candidate
+            [0.001, 0.009, 0.99],  # label 1, predicted 2 at 0.99: the strongest candidate
+            [0.02, 0.93, 0.05],  # label 2, predicted 1 at 0.93: a candidate
+        ]
+    )
+    labels = np.array([0, 0, 0, 1, 2])
+    assert metrics.mistakes(probs, labels, order="label-error").tolist() == [3, 1, 4]
+    assert metrics.mistakes(probs, labels, true_class=0, order="label-error").tolist() == [1]
+    assert metrics.mistakes(probs, labels, predicted_class=1, order="label-error").tolist() == [
+        1,
+        4,
+    ]
+    with pytest.raises(ValueError):
+        metrics.mistakes(probs, labels, order="nonsense")

@@ -63,7 +63,10 @@ def sketch(name: str) -> None:
     # The component registers itself on import, which needs a Streamlit runtime.
     from streamlit_drawable_canvas import st_canvas
 
-    st.caption("Draw one garment, filling the box, the way a product photo would show it.")
+    st.caption(
+        "Draw one garment as a solid shape filling the box: the dataset's images are "
+        "silhouettes of product photos, not outlines, so a wide brush works best."
+    )
     controls, canvas_col = st.columns([1, 2])
     with controls:
         width = st.slider("Stroke width", 4, 40, 18, key="stroke_width")

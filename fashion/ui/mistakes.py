@@ -54,7 +54,7 @@ def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
     order = c.selectbox(
         "Sort", list(ORDERS), format_func=ORDERS.get, key="mistake_order", on_change=_reset_page
     )
-    idx = explorer_indices(
+    idx = metrics.mistakes(
         probs,
         labels,
         true_class=None if true_c == ANY else true_c,
@@ -86,30 +86,6 @@ def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
     if selected is not None:
         detail(name, int(selected), probs, labels)
     grid(shown, probs, labels)
-
-
-def explorer_indices(
-    probs: np.ndarray,
-    labels: np.ndarray,
-    true_class: int | None = None,
-    predicted_class: int | None = None,
-    order: str = "confident",
-) -> np.ndarray:
-    """Indices of the mistakes to show, filtered and in the chosen order (a key of ORDERS).
-
-    "label-error" keeps only the candidates `label_errors.label_error_ranking` finds (a
-    subset of the mistakes) in its order; the other orders are `metrics.mistakes`.
-    """
-    if order != "label-error":
-        return metrics.mistakes(probs, labels, true_class, predicted_class, order=order)
-    idx = label_errors.label_error_ranking(probs, labels)
-    pred = probs[idx].argmax(axis=1)
-    keep = np.ones(len(idx), dtype=bool)
-    if true_class is not None:
-        keep &= labels[idx] == true_class
-    if predicted_class is not None:
-        keep &= pred == predicted_class
-    return idx[keep]
 
 
 def grid(shown: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> None:
