@@ -178,9 +178,10 @@ def build_vgg_bn(
     return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name=name)
 
 
-# The shipped fashion-cnn adds a second stage to this recipe: 6 epochs from the saved
-# model at a tenth of the learning rate without random erasing (`train --init-from`),
-# chosen on the validation split; its card's command spells out both stages.
+# The shipped fashion-cnn continues this recipe from the saved model (`train --init-from`)
+# with short restarts: 6 epochs of cosine decay from 0.01, then two of 8 epochs from
+# 0.02, all without random erasing; each stage was kept because it raised the validation
+# accuracy (0.9333 -> 0.9355 -> 0.9373 -> 0.9378). Its card's command chains all four.
 register(
     "fashion-cnn",
     Recipe(

@@ -74,3 +74,31 @@ def test_second_stage_continues_from_a_saved_model_and_extends_its_card(tmp_path
     assert card["history"]["loss"][1] < stage1["history"]["loss"][0]
     weights2 = Classifier(tmp_path / "flatten-128.keras").model.get_weights()
     assert any(not np.array_equal(a, b) for a, b in zip(weights1, weights2))
+
+
+def test_weight_average_is_the_mean_and_batchnorm_statistics_follow_it():
+    """`--swa`'s two steps, on a tiny model where both can be computed by hand."""
+    import keras
+
+    from fashion.train import _WeightAverage
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.BatchNormalization()(keras.layers.Dense(2)(inputs)))
+    dense = model.layers[1]
+    kernels = [np.full((3, 2), v, np.float32) for v in (1.0, 2.0, 6.0)]
+    average = _WeightAverage()
+    for k in kernels:
+        dense.kernel.assign(k)
+        average.add(model)
+    assert average.count == 3
+
+    x = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    average.apply(model, x, batch_size=25)
+    np.testing.assert_allclose(dense.kernel.numpy(), np.full((3, 2), 3.0))
+    # The recomputed moving mean is the mean of the four batch means of Dense's output,
+    # and training momentum is restored afterwards.
+    h = x @ dense.kernel.numpy() + dense.bias.numpy()
+    batch_means = h.reshape(4, 25, 2).mean(axis=1)
+    norm = model.layers[2]
+    np.testing.assert_allclose(norm.moving_mean.numpy(), batch_means.mean(axis=0), rtol=1e-5)
+    assert norm.momentum == 0.99
