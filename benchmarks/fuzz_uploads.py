@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 import time
 import traceback
@@ -121,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- cases run: **{result['cases']:,}** ({result['outcomes']['accepted']:,} still "
         f"usable images -> 28x28, {result['outcomes']['refused']:,} refused with InputError)",
-        f"- failures (neither a valid 28x28 float32 in [0, 1] nor InputError): "
-        f"**{len(failures)}**",
+        f"- failures (neither a valid 28x28 float32 in [0, 1] nor InputError): **{len(failures)}**",
         f"- slowest case: {1000 * slow_s:.0f} ms of CPU (case {slow_k}, seed {slow_fmt}); "
-        f"whole run {result['wall']:.0f} s wall, niced while other jobs used both cores",
+        f"whole run {result['wall']:.0f} s wall, "
+        f"1-min load average {os.getloadavg()[0]:.1f} at the end",
         "- accepted / refused per seed format: "
         + ", ".join(
             f"{fmt} {result['per_format'][fmt, 'accepted']}/{result['per_format'][fmt, 'refused']}"

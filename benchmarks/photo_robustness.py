@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         f"on dark backgrounds {dark_acc:.2%} ({int(dark.sum())} images)",
         f"- renders refused by the photo path: {failures} of {len(idx)}",
         f"- photo path cost: {1000 * prep_seconds / len(idx):.0f} ms of CPU per photo (mean); "
-        f"whole run {render_seconds:.0f} s wall, niced while other jobs used both cores",
+        f"whole run {render_seconds:.0f} s wall, "
+        f"1-min load average {os.getloadavg()[0]:.1f} at the end",
     ]
     report = "\n".join(lines)
     print(report)

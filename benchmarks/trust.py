@@ -94,7 +94,8 @@ def markdown(rows: list[dict], skipped: list[str]) -> str:
     kinds = " | ".join(ood.KINDS)
     lines = [
         f"Measured by `benchmarks/trust.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
-        "(2 CPU cores, shared with training). Temperature fitted on each model's validation "
+        f"({os.cpu_count()} CPU cores, 1-min load average {os.getloadavg()[0]:.1f}). "
+        "Temperature fitted on each model's validation "
         "split; ECE: 15 bins, official 10k test set. Not a garment?: thresholds chosen on "
         f"the validation split and generated non-garments (seed {ood.FIT_SEED}), at most "
         f"{ood.MAX_VAL_FLAG_RATE:.0%} false flags on validation; rates below on the test set "
