@@ -260,13 +260,12 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     swa: dict = {}
     if average is not None:
         average.apply(model, x_fit, c.batch_size)
-        val_logits = model.predict(x_val, batch_size=1000, verbose=0)
-        swa = {
-            "epochs_averaged": average.count,
-            "val_accuracy_last_epoch": history["val_accuracy"][-1],
-            "val_accuracy": float(np.mean(val_logits.argmax(1) == val_split.labels)),
-        }
-        print(f"weight average of {average.count} epochs: val_accuracy={swa['val_accuracy']:.4f}")
+        swa = {"epochs_averaged": average.count}
+        if len(x_val):  # --val-fraction 0 leaves nothing to compare on
+            val_logits = model.predict(x_val, batch_size=1000, verbose=0)
+            swa["val_accuracy_last_epoch"] = history["val_accuracy"][-1]
+            swa["val_accuracy"] = float(np.mean(val_logits.argmax(1) == val_split.labels))
+        print(f"weight average of {average.count} epochs: {swa}", flush=True)
     train_seconds = time.perf_counter() - t0
 
     out_dir = Path(c.out_dir)
