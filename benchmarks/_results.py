@@ -6,6 +6,7 @@ so several scripts can record their figures in one file without clobbering each 
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import tempfile
@@ -53,3 +54,15 @@ def write_section(name: str, markdown: str, path: Path = RESULTS) -> None:
         os.replace(tmp, path)
     finally:
         os.close(dir_fd)  # closing releases the lock
+
+
+def add_no_write_flag(parser: argparse.ArgumentParser) -> None:
+    """The one print-only flag every benchmark script takes."""
+    parser.add_argument("--no-write", action="store_true", help="print only; keep RESULTS.md")
+
+
+def publish(name: str, markdown: str, write: bool, path: Path = RESULTS) -> None:
+    """Print a benchmark's section and, unless told not to, record it in RESULTS.md."""
+    print(markdown, flush=True)
+    if write:
+        write_section(name, markdown, path)

@@ -21,6 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._results import add_no_write_flag, publish  # noqa: E402
 from fashion.bench import cpu_model  # noqa: E402
 
 # (what, accuracy as published, accuracy to sort by, params as published, training).
@@ -114,14 +115,10 @@ def to_markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-write", action="store_true", help="print only; keep RESULTS.md")
+    add_no_write_flag(parser)
     args = parser.parse_args(argv)
     markdown = to_markdown(our_rows())
-    print(markdown)
-    if not args.no_write:
-        from benchmarks._results import write_section
-
-        write_section("accuracy", markdown)
+    publish("accuracy", markdown, write=not args.no_write)
     return 0
 
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks._results import add_no_write_flag, publish  # noqa: E402
 from fashion import data, preprocess  # noqa: E402
 from fashion.bench import busy_note  # noqa: E402
 
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=20)
     parser.add_argument("--per-thread", type=int, default=20)
     parser.add_argument("--predictions", type=int, default=1000)
-    parser.add_argument("--no-write", action="store_true", help="print only; keep RESULTS.md")
+    add_no_write_flag(parser)
     args = parser.parse_args(argv)
 
     from fashion.inference import default_model_name
@@ -256,11 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     memory = memory_check(name, args.predictions)  # first: a clean process, no thread stacks
     concurrency = concurrency_check(name, args.threads, args.per_thread)
     markdown = to_markdown(name, concurrency, memory)
-    print(markdown)
-    if not args.no_write:
-        from benchmarks._results import write_section
-
-        write_section("concurrency-memory", markdown)
+    publish("concurrency-memory", markdown, write=not args.no_write)
     return 0 if ok(concurrency, memory) else 1
 
 

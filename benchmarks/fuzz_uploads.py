@@ -9,7 +9,7 @@ WebP and BMP files.
 
     nice -n 19 .venv/bin/python benchmarks/fuzz_uploads.py --cases 10000
 
-The result is written to the `fuzz` section of benchmarks/RESULTS.md (`--dry-run`
+The result is written to the `fuzz` section of benchmarks/RESULTS.md (`--no-write`
 only prints it).
 """
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from benchmarks._results import write_section  # noqa: E402
+from benchmarks._results import add_no_write_flag, publish  # noqa: E402
 from fashion.preprocess import InputError, photo  # noqa: E402
 from tests.fixtures_images import fuzz_cases, fuzz_seeds  # noqa: E402
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-dir", type=Path, help="write each failing input here")
-    parser.add_argument("--dry-run", action="store_true", help="print, do not write RESULTS.md")
+    add_no_write_flag(parser)
     args = parser.parse_args(argv)
 
     result = run(args.cases, args.seed, args.save_dir)
@@ -135,9 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         *[f"  - {item}" for item in FIXED],
     ]
     report = "\n".join(lines)
-    print(report)
-    if not args.dry_run:
-        write_section("fuzz", report)
+    publish("fuzz", report, write=not args.no_write)
     return 1 if failures else 0
 
 

@@ -15,7 +15,7 @@ a faint shadow, sensor noise, then compressed as JPEG (or PNG).
     nice -n 19 .venv/bin/python benchmarks/photo_robustness.py --n 1000 [--model NAME]
 
 The result is written to the `photo-robustness` section of benchmarks/RESULTS.md
-(`--dry-run` only prints it).
+(`--no-write` only prints it).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
-from benchmarks._results import write_section  # noqa: E402
+from benchmarks._results import add_no_write_flag, publish  # noqa: E402
 from fashion import data, preprocess  # noqa: E402
 from fashion.inference import Classifier  # noqa: E402
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=3000, help="test images to use")
     parser.add_argument("--model", help="shipped model (default: the best one)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dry-run", action="store_true", help="print, do not write RESULTS.md")
+    add_no_write_flag(parser)
     args = parser.parse_args(argv)
 
     test = data.test_set()
@@ -184,9 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         f"1-min load average {os.getloadavg()[0]:.1f} at the end",
     ]
     report = "\n".join(lines)
-    print(report)
-    if not args.dry_run:
-        write_section("photo-robustness", report)
+    publish("photo-robustness", report, write=not args.no_write)
     return 0
 
 

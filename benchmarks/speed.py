@@ -17,20 +17,18 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._results import add_no_write_flag, publish  # noqa: E402
 from fashion import bench  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="shipped model name (default: the best one)")
-    parser.add_argument("--no-write", action="store_true", help="print only; keep RESULTS.md")
+    add_no_write_flag(parser)
     args = parser.parse_args(argv)
     result = bench.run(args.model)
     print(json.dumps(result, indent=2))
-    if not args.no_write:
-        from benchmarks._results import write_section
-
-        write_section("speed", bench.to_markdown(result))
+    publish("speed", bench.to_markdown(result), write=not args.no_write)
     return 0
 
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from benchmarks._results import write_section  # noqa: E402
+from benchmarks._results import add_no_write_flag, publish  # noqa: E402
 from fashion import calibration, data, explain, label_errors, ood  # noqa: E402
 from fashion.inference import Classifier, available_models  # noqa: E402
 
@@ -132,7 +132,7 @@ def markdown(rows: list[dict], skipped: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    add_no_write_flag(parser)
     args = parser.parse_args(argv)
 
     rows, skipped = [], []
@@ -144,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"{card['name']}: {row}", flush=True)
     text = markdown(rows, skipped)
-    print(text)
-    if not args.no_write:
-        write_section("trust", text)
+    publish("trust", text, write=not args.no_write)
     return 0
 
 

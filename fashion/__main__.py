@@ -73,7 +73,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         predict_repeats=args.predict_repeats,
         batch_repeats=args.batch_repeats,
-        tflite=args.tflite,
     )
     print(json.dumps(result) if args.json else bench.to_markdown(result))
     return 0
@@ -149,12 +148,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=200, help="single-image calls per fast path")
     p.add_argument("--predict-repeats", type=int, default=50, help="single model.predict calls")
     p.add_argument("--batch-repeats", type=int, default=3, help="full 10k passes per path")
-    p.add_argument(
-        "--tflite",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also convert to TFLite and time the interpreter",
-    )
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("export", help="export a model as a SavedModel or a TFLite file")

@@ -1,11 +1,11 @@
 """How fast is serving? Every figure of `python -m fashion bench --json`, measured in one run.
 
-Per-image latency compares three ways to ask the same Keras model about one image:
-`model.predict` (builds a data pipeline per call), a direct eager call `model(x)`, and
-the Classifier's fast path (a `tf.function` traced once), plus the exported TFLite
-model when `tflite=True`. Throughput is the whole 10k official test set. Ratios are
-taken within the run, so they stay meaningful on a busy machine even when the absolute
-times do not.
+Per-image latency compares four ways to ask the same model about one image:
+`model.predict` (builds a data pipeline per call), a direct eager call `model(x)`, a
+`tf.function` traced once (the Classifier's `engine="tf-function"`), and the
+Classifier's fast path (the model's TFLite twin, `engine="tflite"`). Throughput is the
+whole 10k official test set. Ratios are taken within the run, so they stay meaningful
+on a busy machine even when the absolute times do not.
 """
 
 from __future__ import annotations
@@ -121,17 +121,15 @@ def run(
     repeats: int = 200,
     predict_repeats: int = 50,
     batch_repeats: int = 3,
-    tflite: bool = True,
     measure_import: bool = True,
 ) -> dict:
     """Measure everything once and return one JSON-ready dict.
 
     Args:
         name: shipped model name (default: the best one).
-        repeats: single-image calls timed per fast method (fast path, direct call, TFLite).
+        repeats: single-image calls timed per fast method (direct call, tf.function, fast path).
         predict_repeats: single-image `model.predict` calls timed (each costs tens of ms).
         batch_repeats: full 10k passes timed per method (the median is reported).
-        tflite: also convert the model to TFLite here and time the interpreter.
         measure_import: time `import tensorflow` in a subprocess.
 
     Returns:
@@ -149,39 +147,31 @@ def run(
     images = test.as_float()  # (10000, 28, 28, 1)
 
     start = time.perf_counter()
-    clf = Classifier.load(name)  # file -> model, plus the warm-up trace, as the app pays it
+    clf = Classifier.load(name)  # .keras + .tflite + the consistency probe, as the app pays it
     load_s = time.perf_counter() - start
     model = clf.model
+    traced = Classifier.load(name, engine="tf-function")
 
-    def evaluate(x: np.ndarray) -> np.ndarray:
+    def evaluate(x: np.ndarray, classifier: Classifier = clf) -> np.ndarray:
         # What a full evaluation costs: probabilities, then the predicted labels.
-        return clf.predict_proba(x).argmax(axis=1)
+        return classifier.predict_proba(x).argmax(axis=1)
 
     latency = {
         "model_predict": time_per_image(
             lambda x: model.predict(x, verbose=0), images, predict_repeats
         ),
         "direct_call": time_per_image(lambda x: model(x, training=False), images, repeats),
+        "tf_function": time_per_image(traced.predict_proba, images, repeats),
         "fast_path": time_per_image(clf.predict_proba, images, repeats),
     }
     throughput = {
         "model_predict": time_batch(
             lambda x: model.predict(x, batch_size=BATCH, verbose=0), images, batch_repeats
         ),
+        "tf_function": time_batch(lambda x: evaluate(x, traced), images, batch_repeats),
         "fast_path": time_batch(evaluate, images, batch_repeats),
     }
     accuracy = float((evaluate(images) == test.labels).mean())
-
-    extra = {}
-    if tflite:
-        from fashion.export import TFLiteRunner, tflite_bytes
-
-        start = time.perf_counter()
-        runner = TFLiteRunner(tflite_bytes(model))
-        extra["tflite_convert_s"] = round(time.perf_counter() - start, 3)
-        extra["tflite_runtime"] = runner.runtime
-        latency["tflite"] = time_per_image(runner.logits, images, repeats)
-        throughput["tflite"] = time_batch(runner.logits, images, batch_repeats)
 
     predict_p50 = latency["model_predict"]["p50"]
     ratios = {
@@ -203,7 +193,7 @@ def run(
         "repeats": {"single": repeats, "model_predict": predict_repeats, "batch": batch_repeats},
         "import_tensorflow_s": None if import_s is None else round(import_s, 3),
         "model_load_s": round(load_s, 3),
-        **extra,
+        "engine": clf.engine,
         "latency_ms": latency,
         "throughput": throughput | {"n_images": len(images)},
         "test_accuracy": round(accuracy, 6),
@@ -222,8 +212,8 @@ def to_markdown(result: dict) -> str:
     labels = {
         "model_predict": "`model.predict(x)`",
         "direct_call": "direct call `model(x)`",
-        "fast_path": "**fast path** `Classifier.predict_proba` (`tf.function`)",
-        "tflite": "TFLite interpreter (exported model, 1 thread)",
+        "tf_function": '`tf.function` traced once (`engine="tf-function"`)',
+        "fast_path": "**fast path** `Classifier.predict_proba` (TFLite twin)",
     }
     rows = [
         "| path | per image p50 (ms) | p95 (ms) | vs `model.predict` (p50) "
@@ -263,16 +253,6 @@ def to_markdown(result: dict) -> str:
         f"- full 10k evaluation through the fast path: {thr['fast_path']['seconds']:.2f} s "
         f"(goal <= {EVAL_10K_GOAL_S:.0f} s: {met['eval_10k_within_2s']}); "
         f"test accuracy in that pass {result['test_accuracy']:.4f}",
-        *(
-            [
-                f"- TFLite: converted in this run in {result['tflite_convert_s']:.1f} s, run by "
-                f"`{result.get('tflite_runtime', '?')}` (TF 2.21's `tf.lite.Interpreter` is "
-                "deprecated in favour of `ai-edge-litert`, the same runtime); measured for "
-                "comparison, the app uses the fast path."
-            ]
-            if "tflite_convert_s" in result
-            else []
-        ),
         f"- repeats: {result['repeats']['single']} single-image calls per path "
         f"({result['repeats']['model_predict']} for `model.predict`), median of "
         f"{result['repeats']['batch']} full passes; {WARMUP_CALLS} warm-up calls untimed.",

@@ -82,8 +82,9 @@ class TrainConfig:
             parts.append("--swa")
         if c.limit:
             parts.append(f"--limit {c.limit}")
-        if Path(c.out_dir).resolve() != MODELS_DIR:
-            parts.append(f"--out-dir {c.out_dir}")
+        # No --out-dir: where the files are written does not change the weights, and a
+        # trial run written elsewhere (so it cannot overwrite the shipped model) should
+        # record the command that reproduces it in place once it is promoted.
         return " ".join(parts)
 
 
@@ -197,6 +198,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     same way `python -m fashion evaluate` does, so the two always agree.
     """
     from fashion.evaluate import evaluate_file  # late: evaluate imports inference
+    from fashion.export import export_tflite
 
     c = config.resolved()
     entry = models.get(c.model)
@@ -276,6 +278,9 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     clean = entry.build()
     clean.set_weights(model.get_weights())
     clean.save(model_path)
+    # The Classifier serves the TFLite twin; writing it here saves every later load
+    # the few seconds a conversion costs.
+    export_tflite(clean, model_path.with_suffix(".tflite"))
 
     stage = {"command": c.command(), "epochs": c.epochs, "train_seconds": round(train_seconds, 1)}
     if swa:

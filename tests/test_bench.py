@@ -13,14 +13,14 @@ import pytest
 from fashion import bench
 from fashion.__main__ import main
 
-PATHS = ("model_predict", "direct_call", "fast_path")
+PATHS = ("model_predict", "direct_call", "tf_function", "fast_path")
 
 
 @pytest.fixture(scope="module")
 def result(shipped_cards) -> dict:
     # The smallest shipped model keeps this quick; the figures' shape does not depend on it.
     name = min(shipped_cards, key=lambda c: c["n_params"])["name"]
-    return bench.run(name, repeats=5, predict_repeats=3, batch_repeats=1, tflite=False)
+    return bench.run(name, repeats=5, predict_repeats=3, batch_repeats=1)
 
 
 def test_result_is_one_json_object_with_every_figure(result):
@@ -28,7 +28,8 @@ def test_result_is_one_json_object_with_every_figure(result):
     for key in ("model", "date", "machine", "import_tensorflow_s", "model_load_s"):
         assert key in decoded
     assert set(decoded["latency_ms"]) == set(PATHS)
-    assert {"model_predict", "fast_path"} <= set(decoded["throughput"])
+    assert {"model_predict", "tf_function", "fast_path"} <= set(decoded["throughput"])
+    assert decoded["engine"] == "tflite"
     assert decoded["machine"]["cores"] >= 1 and decoded["machine"]["cpu_model"]
 
 
@@ -37,7 +38,7 @@ def test_timings_are_positive_and_ordered(result):
     for path in PATHS:
         lat = result["latency_ms"][path]
         assert 0 < lat["p50"] <= lat["p95"]
-    for path in ("model_predict", "fast_path"):
+    for path in ("model_predict", "tf_function", "fast_path"):
         thr = result["throughput"][path]
         # images/s and seconds describe the same 10k pass (rounding aside).
         assert thr["images_per_s"] * thr["seconds"] == pytest.approx(10_000, rel=1e-2)
@@ -75,8 +76,8 @@ def test_cli_prints_exactly_one_json_object(result, monkeypatch, capsys):
         return result
 
     monkeypatch.setattr(bench, "run", fake_run)
-    assert main(["bench", "--json", "--model", result["model"], "--no-tflite"]) == 0
+    assert main(["bench", "--json", "--model", result["model"]]) == 0
     out = capsys.readouterr().out.strip()
     assert json.loads(out) == json.loads(json.dumps(result))
     assert len(out.splitlines()) == 1
-    assert seen["name"] == result["model"] and seen["tflite"] is False
+    assert seen["name"] == result["model"]

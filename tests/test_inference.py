@@ -8,14 +8,23 @@ within 1e-4, for every shipped model.
 
 from __future__ import annotations
 
-import os
+import logging
+import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fashion.calibration import softmax
-from fashion.inference import BATCH, Classifier, as_batch, available_models, default_model_name
+from fashion.inference import (
+    BATCH,
+    MODELS_DIR,
+    Classifier,
+    as_batch,
+    available_models,
+    default_model_name,
+)
 
 TOLERANCE = 1e-4
 MODEL_NAMES = [card["name"] for card in available_models()]
@@ -57,21 +66,67 @@ def assert_agree(got: np.ndarray, want: np.ndarray) -> None:
 def test_fast_path_agrees_with_keras_on_the_whole_test_set(name, test_images, reference):
     clf, want = reference(name)
     assert_agree(clf.predict_proba(test_images), want)
-    # Single images (the app's case) go through the same compiled function at batch 1.
+    # Single images (the app's case) go through the one-thread interpreter.
     picks = np.random.default_rng(0).choice(len(test_images), size=50, replace=False)
     singles = np.stack([clf.predict_one(test_images[i, :, :, 0]) for i in picks])
     assert_agree(singles, want[picks])
 
 
-def test_tflite_path_agrees_with_keras_on_the_whole_test_set(test_images, reference):
-    from fashion.export import TFLiteRunner, tflite_bytes
-
-    # The default model only: converting costs seconds, and the exporter is model-agnostic.
+def test_tf_function_engine_agrees_with_keras_on_the_whole_test_set(test_images, reference):
+    # The default model only: the engine is model-agnostic and a 10k pass costs seconds.
     clf, want = reference(default_model_name())
-    runner = TFLiteRunner(tflite_bytes(clf.model), num_threads=os.cpu_count() or 1)
-    assert_agree(softmax(runner.logits(test_images), clf.temperature), want)
-    one = softmax(runner.logits(test_images[7]), clf.temperature)
-    assert_agree(one, want[7:8])
+    traced = Classifier.load(clf.name, engine="tf-function")
+    assert traced.engine == "tf-function"
+    assert_agree(traced.predict_proba(test_images), want)
+    assert_agree(traced.predict_proba(test_images[7]), want[7:8])
+
+
+def test_one_image_gets_exactly_its_batch_answer(classifier, test_images):
+    # Singles and batches run on different interpreters (1 thread / all cores); the
+    # sample page and the confusion matrix must still show the very same numbers.
+    assert classifier.engine == "tflite"
+    batch = classifier.logits(test_images[:200])
+    singles = np.concatenate([classifier.logits(test_images[i]) for i in range(200)])
+    np.testing.assert_array_equal(singles, batch)
+
+
+def test_every_shipped_model_has_its_tflite_twin(caplog):
+    # Without the twin every load would convert the model again (seconds).
+    for name in MODEL_NAMES:
+        twin = Path(MODELS_DIR) / f"{name}.tflite"
+        assert twin.is_file(), f"{name}.tflite missing: python -m fashion export"
+    with caplog.at_level(logging.WARNING, logger="fashion.inference"):
+        Classifier.load(MODEL_NAMES[-1])
+    assert not caplog.records
+
+
+def _copy_model(name: str, to: Path) -> Path:
+    for suffix in (".keras", ".json"):
+        shutil.copy(Path(MODELS_DIR) / f"{name}{suffix}", to / f"{name}{suffix}")
+    return to / f"{name}.keras"
+
+
+def test_a_stale_twin_is_detected_and_replaced(tmp_path, test_images, reference, caplog):
+    # Another model's .tflite under this model's name: same shapes, different maths.
+    small, other = MODEL_NAMES[-1], MODEL_NAMES[-2]
+    path = _copy_model(small, tmp_path)
+    shutil.copy(Path(MODELS_DIR) / f"{other}.tflite", path.with_suffix(".tflite"))
+    with caplog.at_level(logging.WARNING, logger="fashion.inference"):
+        clf = Classifier(path, temperature=reference(small)[0].temperature)
+    assert "does not compute what" in caplog.text
+    assert_agree(clf.predict_proba(test_images), reference(small)[1])
+
+
+def test_a_model_without_twin_is_converted_on_load(tmp_path, test_images, reference):
+    name = MODEL_NAMES[-1]
+    clf = Classifier(_copy_model(name, tmp_path), temperature=reference(name)[0].temperature)
+    assert not (tmp_path / f"{name}.tflite").exists()  # converted in memory, nothing written
+    assert_agree(clf.predict_proba(test_images[:500]), reference(name)[1][:500])
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="unknown engine"):
+        Classifier.load(MODEL_NAMES[-1], engine="onnx")
 
 
 def test_probabilities_are_distributions(classifier, test_images):

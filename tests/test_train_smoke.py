@@ -35,10 +35,19 @@ def test_short_training_run_writes_a_usable_model(tmp_path, test_split):
     assert card["epochs"] == 1 and card["n_train"] + card["n_val"] == 400
     assert 35 <= card["n_val"] <= 45
     assert "--limit 400" in card["command"] and "--seed 7" in card["command"]
+    # Where the files went does not change the weights, so it is not in the command.
+    assert "--out-dir" not in card["command"]
     assert len(card["history"]["val_accuracy"]) == 1
     assert sum(map(sum, card["confusion_matrix"])) == 10000
 
     clf = Classifier(tmp_path / "cnn-basic.keras")
+    # Served from the TFLite twin written next to the model, which matches the Keras model.
+    assert (tmp_path / "cnn-basic.tflite").is_file() and clf.engine == "tflite"
+    np.testing.assert_allclose(
+        clf.logits(test_split.as_float()[:50]),
+        clf.model.predict(test_split.as_float()[:50], verbose=0),
+        atol=1e-4,
+    )
     probs = clf.predict_proba(test_split.as_float()[:50])
     assert probs.shape == (50, 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)

@@ -1,0 +1,74 @@
+"""benchmarks/_results.py: each benchmark rewrites its own section of RESULTS.md, only."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+import pytest
+
+from benchmarks._results import publish, replace_section, write_section
+
+TEMPLATE = """# Results
+
+<!-- section:speed -->
+old speed
+<!-- /section:speed -->
+
+<!-- section:fuzz -->
+old fuzz
+<!-- /section:fuzz -->
+"""
+
+
+@pytest.fixture
+def results(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text(TEMPLATE)
+    return path
+
+
+def test_replacing_a_section_leaves_the_others_alone():
+    new = replace_section(TEMPLATE, "speed", "\n\nnew speed\n\n")
+    assert "new speed" in new and "old speed" not in new
+    assert "old fuzz" in new and new.startswith("# Results")
+    assert "<!-- section:speed -->\nnew speed\n<!-- /section:speed -->" in new
+
+
+def test_a_missing_section_is_an_error_not_a_new_one():
+    with pytest.raises(KeyError, match="trust"):
+        replace_section(TEMPLATE, "trust", "x")
+
+
+def test_publish_prints_and_writes_only_when_asked(results, capsys):
+    publish("fuzz", "0 failures", write=False, path=results)
+    assert capsys.readouterr().out == "0 failures\n"
+    assert results.read_text() == TEMPLATE
+    publish("fuzz", "0 failures", write=True, path=results)
+    assert "0 failures" in results.read_text() and "old speed" in results.read_text()
+
+
+def test_writers_finishing_together_keep_each_others_sections(results):
+    def writer(name: str) -> None:
+        for k in range(20):
+            write_section(name, f"{name} run {k}", results)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("speed", "fuzz")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    text = results.read_text()
+    assert "speed run 19" in text and "fuzz run 19" in text
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["accuracy_table", "concurrency_memory", "fuzz_uploads", "photo_robustness", "speed", "trust"],
+)
+def test_every_benchmark_takes_the_same_print_only_flag(script, capsys):
+    module = importlib.import_module(f"benchmarks.{script}")
+    with pytest.raises(SystemExit) as done:
+        module.main(["--help"])
+    assert done.value.code == 0
+    assert "--no-write" in capsys.readouterr().out
