@@ -150,13 +150,18 @@ def test_confusion_totals_are_the_10k_test_set(app, shipped_cards):
     assert int(table["support"].sum()) == 10_000
 
 
-def test_confusion_cell_shows_that_pairs_samples(app, shipped_cards):
-    open_page(app, "confusion")
+def _pick_pair(app, shipped_cards, page: str, prefix: str, true: int, pred: int) -> np.ndarray:
+    """Open `page`, choose the (true, predicted) pair; return the model's confusion matrix."""
+    open_page(app, page)
     card = next(c for c in shipped_cards if c["name"] == app.session_state["model_name"])
-    cm = np.array(card["confusion_matrix"])
-    app.selectbox(key="cm_true").set_value(4).run()
-    app.selectbox(key="cm_pred").set_value(2).run()
+    app.selectbox(key=f"{prefix}_true").set_value(true).run()
+    app.selectbox(key=f"{prefix}_pred").set_value(pred).run()
     assert_clean(app)
+    return np.array(card["confusion_matrix"])
+
+
+def test_confusion_cell_shows_that_pairs_samples(app, shipped_cards):
+    cm = _pick_pair(app, shipped_cards, "confusion", "cm", 4, 2)
     text = next(m.value for m in app.markdown if "test images of" in m.value)
     assert text.startswith(f"**{cm[4, 2]}** test images of **Coat** predicted as **Pullover**")
     if cm[4, 2]:
@@ -168,12 +173,7 @@ def _image_captions(at: AppTest) -> list[str]:
 
 
 def test_mistakes_filters_return_only_matching_samples(app, shipped_cards):
-    open_page(app, "mistakes")
-    card = next(c for c in shipped_cards if c["name"] == app.session_state["model_name"])
-    cm = np.array(card["confusion_matrix"])
-    app.selectbox(key="mistake_true").set_value(6).run()
-    app.selectbox(key="mistake_pred").set_value(0).run()
-    assert_clean(app)
+    cm = _pick_pair(app, shipped_cards, "mistakes", "mistake", 6, 0)
     count = next(c.value for c in app.caption if "matching mistakes" in c.value)
     assert count.startswith(f"**{cm[6, 0]:,}** matching mistakes")
     tiles = [c.value for c in app.caption if c.value.startswith("#")]
