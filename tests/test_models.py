@@ -3,10 +3,14 @@ evaluation of the committed model on the real 10k test set."""
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import fields
+
 import numpy as np
 import pytest
 
 from fashion import models
+from fashion.__main__ import build_parser
 from fashion.evaluate import evaluate_classifier
 from fashion.inference import MODELS_DIR, Classifier, available_models
 
@@ -34,6 +38,24 @@ def test_registered_builder_maps_images_to_logits(name):
 def test_unknown_model_lists_the_registry():
     with pytest.raises(KeyError, match="flatten-128"):
         models.get("resnet-9000")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_commands_spell_out_every_setting(name):
+    # A command that leaves a setting to the recipe would train something else as soon as
+    # the recipe changes; every stage must reproduce on its own.
+    card = next(c for c in available_models() if c["name"] == name)
+    stages = card["command"].split(" && ")
+    assert len(stages) == len(card.get("stages", [None]))
+    parser = build_parser()
+    for stage in stages:
+        argv = shlex.split(stage)[3:]  # drop "python -m fashion"
+        assert argv[:2] == ["train", name]
+        args = parser.parse_args(argv)
+        for f in fields(models.Recipe):
+            if f.name == "source" or (f.name == "erasing" and not args.augment):
+                continue
+            assert getattr(args, f.name) is not None, f"{name}: {stage!r} omits --{f.name}"
 
 
 def test_every_registered_model_is_shipped():
