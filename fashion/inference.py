@@ -88,6 +88,8 @@ class TracedRunner:
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         x = as_batch(images)
+        if len(x) == 0:
+            return np.zeros((0, len(CLASS_NAMES)), np.float32)
         with self._lock:
             return np.concatenate(
                 [self._fn(x[i : i + BATCH]).numpy() for i in range(0, len(x), BATCH)]
@@ -162,9 +164,9 @@ class Classifier:
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """(N, 10) logits for images in [0, 1]; any of the shapes `as_batch` accepts."""
-        x = np.ascontiguousarray(as_batch(images))
-        if len(x) == 0:
-            return np.zeros((0, len(CLASS_NAMES)), np.float32)
+        # Each runner chunks, copies and handles empty batches itself; only the choice
+        # of interpreter depends on the batch size.
+        x = as_batch(images)
         runner = self._small if len(x) <= SMALL_BATCH else self._large
         return runner.logits(x)
 

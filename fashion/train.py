@@ -19,8 +19,9 @@ from keras import layers
 from fashion import data, models
 from fashion.augment import augment_batch
 from fashion.classes import NUM_CLASSES
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+from fashion.evaluate import evaluate_file
+from fashion.export import export_tflite
+from fashion.inference import MODELS_DIR
 
 
 @dataclass
@@ -197,9 +198,6 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     The card's test figures come from re-loading the saved file and evaluating it the
     same way `python -m fashion evaluate` does, so the two always agree.
     """
-    from fashion.evaluate import evaluate_file  # late: evaluate imports inference
-    from fashion.export import export_tflite
-
     c = config.resolved()
     entry = models.get(c.model)
     keras.utils.set_random_seed(c.seed)
