@@ -13,7 +13,6 @@ mostly trained on GPUs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -47,22 +46,23 @@ TARGET = "Our target (issue 7): >= 95.5% with <= 1M params, one command, <= 2 h 
 
 def our_rows() -> list[dict]:
     """Fresh evaluation of every shipped model, with its card's training figures."""
+    from fashion.card import shipped
     from fashion.evaluate import evaluate_classifier
-    from fashion.inference import Classifier, available_models
+    from fashion.inference import Classifier
 
     rows = []
-    for card in available_models():
-        clf = Classifier.load(card["name"])
+    for card in shipped():
+        clf = Classifier.load(card.name)
         report = evaluate_classifier(clf)
         rows.append(
             {
-                "name": card["name"],
+                "name": card.name,
                 "accuracy": report["test_accuracy"],
-                "card_accuracy": card.get("test_accuracy"),
+                "card_accuracy": card.test_accuracy,
                 "n_params": report["n_params"],
-                "epochs": card.get("epochs"),
-                "train_seconds": card.get("train_seconds"),
-                "cpus": card.get("trained_on", {}).get("cpus"),
+                "epochs": card.epochs,
+                "train_seconds": card.train_seconds,
+                "cpus": card.trained_on.get("cpus"),
             }
         )
     return rows
@@ -71,13 +71,15 @@ def our_rows() -> list[dict]:
 RUNS = Path(__file__).resolve().parent / "runs"
 
 
-def other_runs(runs_dir: Path = RUNS) -> list[dict]:
+def other_runs(runs_dir: Path = RUNS) -> list:
     """Cards of complete training runs kept as evidence but not shipped (figures as
     `train` measured them; the models themselves are not committed)."""
-    return [json.loads(p.read_text()) for p in sorted(runs_dir.glob("*.json"))]
+    from fashion.card import ModelCard
+
+    return [ModelCard.read(p) for p in sorted(runs_dir.glob("*.json"))]
 
 
-def _runs_markdown(runs: list[dict]) -> list[str]:
+def _runs_markdown(runs: list) -> list[str]:
     if not runs:
         return []
     lines = [
@@ -90,13 +92,13 @@ def _runs_markdown(runs: list[dict]) -> list[str]:
     ]
     for card in runs:
         row = {
-            "epochs": card["epochs"],
-            "train_seconds": card["train_seconds"],
-            "cpus": card.get("trained_on", {}).get("cpus"),
+            "epochs": card.epochs,
+            "train_seconds": card.train_seconds,
+            "cpus": card.trained_on.get("cpus"),
         }
         lines.append(
-            f"| `{card['name']}` | {card['test_accuracy']:.2%} | {card['val_accuracy']:.2%} "
-            f"| {_training(row)} | `{card['command']}` |"
+            f"| `{card.name}` | {card.test_accuracy:.2%} | {card.val_accuracy:.2%} "
+            f"| {_training(row)} | `{card.command}` |"
         )
     return lines
 
@@ -108,7 +110,7 @@ def _training(row: dict) -> str:
     return f"{row['epochs']} epochs, {row['train_seconds'] / 60:.1f} min on {cpus}"
 
 
-def to_markdown(rows: list[dict], runs: list[dict] | None = None) -> str:
+def to_markdown(rows: list[dict], runs: list | None = None) -> str:
     """One table, best first, of our models (bold) and the published anchors."""
     entries = [
         (

@@ -1,9 +1,9 @@
 """Many sessions at once, and many predictions in a row, through the app's own code path.
 
 The Classify page turns an upload, a sketch or a test sample into 28x28 with
-`fashion.preprocess` and asks `fashion.ui.state.predict`, which uses the one Classifier
-the whole Streamlit process shares (`st.cache_resource`). This script drives exactly
-those functions:
+`fashion.preprocess` and asks `Classifier.predict` of the one Classifier the whole
+Streamlit process shares (`st.cache_resource`). This script drives exactly those
+functions, without Streamlit:
 
 1. concurrency: N threads (one per "session"), released together by a barrier, each
    making K predictions over a mix of photos (PNG bytes), sketches (RGBA canvases) and
@@ -19,6 +19,7 @@ those functions:
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import sys
@@ -37,6 +38,8 @@ from PIL import Image  # noqa: E402
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
 from fashion import data, preprocess  # noqa: E402
 from fashion.bench import busy_note  # noqa: E402
+from fashion.card import default_name  # noqa: E402
+from fashion.inference import Classifier, Prediction  # noqa: E402
 
 KINDS = ("photo", "sketch", "sample")
 # Goals of issue 5.
@@ -95,15 +98,19 @@ def prepare(item: AppInput) -> np.ndarray:
     return preprocess.dataset_image(data.test_set().images[item.payload]).image
 
 
-def classify(name: str, item: AppInput):
-    """preprocess + `state.predict`: one prediction exactly as the app makes it."""
-    from fashion.ui import state
+@functools.cache
+def classifier(name: str) -> Classifier:
+    """One Classifier per model for the whole process, as `st.cache_resource` gives the app."""
+    return Classifier.load(name)
 
-    return state.predict(name, prepare(item))
+
+def classify(name: str, item: AppInput) -> Prediction:
+    """preprocess + `Classifier.predict`: one prediction exactly as the app makes it."""
+    return classifier(name).predict(prepare(item))
 
 
-def same(a, b) -> bool:
-    """Two `state.Prediction`s are equal: identical probabilities and the same flag."""
+def same(a: Prediction, b: Prediction) -> bool:
+    """Two Predictions are equal: identical probabilities and the same flag."""
     return bool(np.array_equal(a.probs, b.probs) and a.not_garment == b.not_garment)
 
 
@@ -175,9 +182,7 @@ def memory_check(name: str, n: int = 1000) -> dict:
         baseline and final RSS, growth over all `n`, growth over the last half (last
         sample minus the sample at n/2), and the largest rise within the last half.
     """
-    from fashion.ui import state
-
-    state.classifier(name)  # loaded and warmed up before the baseline, as the app does
+    classifier(name)  # loaded and warmed up before the baseline, as the app does
     items = app_inputs(n, seed=2)
     baseline = rss_mb()
     samples = []
@@ -216,7 +221,7 @@ def to_markdown(name: str, concurrency: dict, memory: dict) -> str:
             "`nice -n 19 .venv/bin/python benchmarks/concurrency_memory.py`.",
             "",
             "Method: the Classify page's own functions (`fashion.preprocess.photo` / `sketch` / "
-            "`dataset_image`, then `fashion.ui.state.predict` on the one shared, cached "
+            "`dataset_image`, then `Classifier.predict` on the one shared, cached "
             "Classifier), fed a seeded mix of PNG uploads, 280x280 RGBA canvases and test "
             "samples. Concurrency: one thread per session, released together by a barrier; "
             "each result compared with the single-threaded result for the same input "
@@ -251,9 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     add_no_write_flag(parser)
     args = parser.parse_args(argv)
 
-    from fashion.inference import default_model_name
-
-    name = args.model or default_model_name()
+    name = args.model or default_name()
     memory = memory_check(name, args.predictions)  # first: a clean process, no thread stacks
     concurrency = concurrency_check(name, args.threads, args.per_thread)
     markdown = to_markdown(name, concurrency, memory)

@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     render_seconds = time.perf_counter() - t0
 
     def acc(x: np.ndarray, mask: np.ndarray | None = None) -> float:
-        pred = clf.predict_proba(x).argmax(axis=1)
+        pred = np.array([p.label for p in clf.predict_many(x)])
         ok = pred == labels
         return float(ok[mask].mean() if mask is not None else ok.mean())
 

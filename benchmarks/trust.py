@@ -28,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion import calibration, data, explain, label_errors, ood  # noqa: E402
-from fashion.inference import Classifier, available_models  # noqa: E402
+from fashion import calibration, data, explain, label_errors, ood, synthetic  # noqa: E402
+from fashion.calibrate import validation_split  # noqa: E402
+from fashion.card import shipped  # noqa: E402
+from fashion.inference import Classifier  # noqa: E402
 
 SALIENCY_REPEATS = 10
 
@@ -40,8 +42,8 @@ def energy_only_rate(clf: Classifier, val_logits: np.ndarray) -> float:
     The pixel score is replaced by a constant, so `choose_thresholds` can only use energy.
     """
     t = clf.temperature
-    fit_images, _ = ood.generate_non_garments(seed=ood.FIT_SEED)
-    eval_images, _ = ood.generate_non_garments(seed=ood.EVAL_SEED)
+    fit_images, _ = synthetic.generate_non_garments(seed=synthetic.FIT_SEED)
+    eval_images, _ = synthetic.generate_non_garments(seed=synthetic.EVAL_SEED)
     val_e = ood.energy_score(val_logits, t)
     fit_e = ood.energy_score(clf.logits(fit_images), t)
     te, _ = ood.choose_thresholds((val_e, np.zeros_like(val_e)), (fit_e, np.zeros_like(fit_e)))
@@ -59,30 +61,35 @@ def saliency_ms(clf: Classifier, images: np.ndarray) -> float:
     return 1000 * float(np.median(times))
 
 
+def not_garment(clf: Classifier, images: np.ndarray) -> np.ndarray:
+    """(N,) the flags `Classifier.predict_many` gives, as the app and the CLI see them."""
+    return np.array([p.not_garment for p in clf.predict_many(images)])
+
+
 def measure(name: str) -> dict | None:
     """Fresh figures of one model, or None when its card is not calibrated."""
     clf = Classifier.load(name)
     card = clf.card
-    if "temperature" not in card or "ood_threshold" not in card:
+    if not (card.calibrated and card.has_ood_check):
         return None
-    _, val = calibration.training_split(card)
+    _, val = validation_split(card)
     test = data.test_set()
     test_images, val_images = test.as_float(), val.as_float()
     test_logits, val_logits = clf.logits(test_images), clf.logits(val_images)
-    gen, kinds = ood.generate_non_garments(seed=ood.EVAL_SEED)
-    gen_flags = ood.detect(clf, gen)
+    gen, kinds = synthetic.generate_non_garments(seed=synthetic.EVAL_SEED)
+    gen_flags = not_garment(clf, gen)
     t = clf.temperature
     return {
         "name": name,
-        "accuracy": card["test_accuracy"],
+        "accuracy": card.test_accuracy,
         "temperature": t,
         "ece_before": calibration.ece(calibration.softmax(test_logits), test.labels),
         "ece_after": calibration.ece(calibration.softmax(test_logits, t), test.labels),
-        "flag_val": float(np.mean(ood.detect(clf, val_images))),
-        "flag_test": float(np.mean(ood.detect(clf, test_images))),
+        "flag_val": float(np.mean(not_garment(clf, val_images))),
+        "flag_test": float(np.mean(not_garment(clf, test_images))),
         "flag_generated": float(np.mean(gen_flags)),
         "flag_energy_only": energy_only_rate(clf, val_logits),
-        "by_kind": {k: float(np.mean(gen_flags[kinds == k])) for k in ood.KINDS},
+        "by_kind": {k: float(np.mean(gen_flags[kinds == k])) for k in synthetic.KINDS},
         "saliency_ms": saliency_ms(clf, test_images),
         "label_errors": len(
             label_errors.label_error_ranking(calibration.softmax(test_logits, t), test.labels)
@@ -91,15 +98,16 @@ def measure(name: str) -> dict | None:
 
 
 def markdown(rows: list[dict], skipped: list[str]) -> str:
-    kinds = " | ".join(ood.KINDS)
+    kinds = " | ".join(synthetic.KINDS)
     lines = [
         f"Measured by `benchmarks/trust.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
         f"({os.cpu_count()} CPU cores, 1-min load average {os.getloadavg()[0]:.1f}). "
         "Temperature fitted on each model's validation "
         "split; ECE: 15 bins, official 10k test set. Not a garment?: thresholds chosen on "
-        f"the validation split and generated non-garments (seed {ood.FIT_SEED}), at most "
+        f"the validation split and generated non-garments (seed {synthetic.FIT_SEED}), at most "
         f"{ood.MAX_VAL_FLAG_RATE:.0%} false flags on validation; rates below on the test set "
-        f"and on {ood.N_PER_KIND} fresh non-garments of each kind (seed {ood.EVAL_SEED}).",
+        f"and on {synthetic.N_PER_KIND} fresh non-garments of each kind "
+        f"(seed {synthetic.EVAL_SEED}).",
         "",
         "| model | test acc. | T | ECE before | ECE after | test flagged | non-garments "
         "flagged | energy alone | saliency map |",
@@ -113,9 +121,9 @@ def markdown(rows: list[dict], skipped: list[str]) -> str:
             f"| {r['saliency_ms']:.0f} ms |"
         )
     lines += ["", "Generated non-garments flagged, by kind:", ""]
-    lines += [f"| model | {kinds} |", "|---" * (len(ood.KINDS) + 1) + "|"]
+    lines += [f"| model | {kinds} |", "|---" * (len(synthetic.KINDS) + 1) + "|"]
     for r in rows:
-        cells = " | ".join(f"{r['by_kind'][k]:.0%}" for k in ood.KINDS)
+        cells = " | ".join(f"{r['by_kind'][k]:.0%}" for k in synthetic.KINDS)
         lines.append(f"| `{r['name']}` | {cells} |")
     if rows:
         best = rows[0]
@@ -136,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows, skipped = [], []
-    for card in available_models():  # best first
-        row = measure(card["name"])
+    for card in shipped():  # best first
+        row = measure(card.name)
         if row is None:
-            skipped.append(card["name"])
+            skipped.append(card.name)
         else:
             rows.append(row)
-            print(f"{card['name']}: {row}", flush=True)
+            print(f"{card.name}: {row}", flush=True)
     text = markdown(rows, skipped)
     publish("trust", text, write=not args.no_write)
     return 0

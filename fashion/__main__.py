@@ -12,28 +12,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from fashion.train import TrainConfig, train
+    from fashion.train import train
+    from fashion.train_config import config_from_args
 
-    cfg = TrainConfig(
-        model=args.name,
-        epochs=args.epochs,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        schedule=args.schedule,
-        warmup_epochs=args.warmup_epochs,
-        label_smoothing=args.label_smoothing,
-        augment=args.augment,
-        erasing=args.erasing,
-        init_from=args.init_from,
-        swa=args.swa,
-        val_fraction=args.val_fraction,
-        limit=args.limit,
-        **({"out_dir": args.out_dir} if args.out_dir else {}),
-    )
-    train(cfg)
+    train(config_from_args(args))
     return 0
 
 
@@ -98,29 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fashion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from fashion.train_config import cli_arguments  # light: no TensorFlow
+
     p = sub.add_parser("train", help="train a registered model and write its card")
-    p.add_argument("name", help="registered model name (see `python -m fashion models`)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--optimizer", choices=["adam", "sgd", "sgd-nesterov"])
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--schedule", choices=["constant", "cosine"])
-    p.add_argument("--warmup-epochs", type=int)
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--erasing", type=float, help="random-erasing probability when augmenting")
-    p.add_argument("--init-from", help="start from this saved .keras model (a second stage)")
-    p.add_argument(
-        "--swa",
-        action="store_true",
-        help="save the average of the weights at the end of every epoch (stochastic weight "
-        "averaging), with BatchNorm statistics recomputed for it",
-    )
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--limit", type=int, help="use only the first N training images")
-    p.add_argument("--out-dir", help="where to write NAME.keras and NAME.json")
+    cli_arguments(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on the 10k test set")
@@ -157,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: exports/)")
     p.set_defaults(func=_cmd_export)
 
-    from fashion import calibration  # light: TensorFlow loads only when the command runs
+    from fashion import calibrate  # light: TensorFlow loads only when the command runs
 
     p = sub.add_parser(
         "calibrate",
@@ -168,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every shipped model")
     p.add_argument("--models-dir")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
-    p.set_defaults(func=calibration.cli)
+    p.set_defaults(func=calibrate.cli)
 
     p = sub.add_parser("models", help="list registered and shipped models")
     p.add_argument("--markdown", action="store_true", help="the README's table of shipped models")
@@ -177,21 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from fashion.inference import available_models
+    from fashion.card import shipped as shipped_cards
     from fashion.models import MODELS
 
-    shipped = {c["name"]: c for c in available_models()}
+    shipped = {c.name: c for c in shipped_cards()}
     if args.markdown:
         print(_models_markdown(shipped))
         return 0
     for name, entry in MODELS.items():
         card = shipped.get(name)
-        acc = f"{card['test_accuracy']:.4f}" if card else "not trained"
+        acc = f"{card.test_accuracy:.4f}" if card else "not trained"
         print(f"{name:<16} {acc:<12} {entry.description}")
     return 0
 
 
-def _models_markdown(cards: dict[str, dict]) -> str:
+def _models_markdown(cards: dict) -> str:
     """The README's model table, from the cards (so it is never typed in by hand)."""
     from fashion.models import MODELS
 
@@ -199,11 +162,11 @@ def _models_markdown(cards: dict[str, dict]) -> str:
         "| model | test accuracy | floor | params | epochs | training time (2 CPU cores) |",
         "|---|---|---|---|---|---|",
     ]
-    for name, card in sorted(cards.items(), key=lambda kv: -kv[1]["test_accuracy"]):
+    for name, card in sorted(cards.items(), key=lambda kv: -kv[1].test_accuracy):
         floor = MODELS[name].floor if name in MODELS else float("nan")
         rows.append(
-            f"| `{name}` | {card['test_accuracy']:.2%} | {floor:.1%} | {card['n_params']:,} "
-            f"| {card['epochs']} | {card['train_seconds'] / 60:.0f} min |"
+            f"| `{name}` | {card.test_accuracy:.2%} | {floor:.1%} | {card.n_params:,} "
+            f"| {card.epochs} | {card.train_seconds / 60:.0f} min |"
         )
     return "\n".join(rows)
 

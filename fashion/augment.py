@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+ERASING_FILLS = ("noise", "background")
+
 
 def random_flip(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mirror half of the images left-right. Garments are (nearly) symmetric, and the
@@ -38,9 +40,16 @@ def random_erasing(
     p: float = 0.5,
     area: tuple[float, float] = (0.02, 0.25),
     aspect: tuple[float, float] = (0.3, 3.3),
+    fill: str = "noise",
 ) -> np.ndarray:
-    """Random erasing (Zhong et al. 2017): blank a random rectangle with uniform noise,
-    so the net cannot rely on any one part of a garment."""
+    """Random erasing (Zhong et al. 2017): blank a random rectangle, so the net cannot
+    rely on any one part of a garment.
+
+    `fill` is "noise" (uniform in [0, 1]) or "background" (0, the black of every
+    Fashion-MNIST background: the erased part looks missing rather than patterned).
+    """
+    if fill not in ERASING_FILLS:
+        raise ValueError(f"unknown erasing fill {fill!r}; expected one of {ERASING_FILLS}")
     n, h, w = images.shape[:3]
     out = images.copy()
     chosen = np.flatnonzero(rng.random(n) < p)
@@ -53,15 +62,23 @@ def random_erasing(
             continue
         y = rng.integers(0, h - eh + 1)
         x = rng.integers(0, w - ew + 1)
-        out[i, y : y + eh, x : x + ew] = rng.random(out[i, y : y + eh, x : x + ew].shape)
+        patch = out[i, y : y + eh, x : x + ew]
+        out[i, y : y + eh, x : x + ew] = rng.random(patch.shape) if fill == "noise" else 0.0
     return out
 
 
-def augment_batch(images: np.ndarray, rng: np.random.Generator, erasing: float = 0.5) -> np.ndarray:
+def augment_batch(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    erasing: float = 0.5,
+    erasing_area: float = 0.25,
+    erasing_fill: str = "noise",
+) -> np.ndarray:
     """Flip, shift and (with probability `erasing` per image) erase a batch of
-    (N, 28, 28, 1) float32 images in [0, 1]."""
+    (N, 28, 28, 1) float32 images in [0, 1]; an erased rectangle covers 2 % to
+    `erasing_area` of the image."""
     out = random_flip(images, rng)
     out = random_crop(out, rng)
     if erasing > 0:
-        out = random_erasing(out, rng, p=erasing)
+        out = random_erasing(out, rng, p=erasing, area=(0.02, erasing_area), fill=erasing_fill)
     return out.astype(np.float32, copy=False)

@@ -140,9 +140,11 @@ def run(
     import keras  # noqa: F401 - imported (with TensorFlow) before the load is timed
 
     from fashion import data
-    from fashion.inference import BATCH, Classifier, default_model_name
+    from fashion.card import default_name
+    from fashion.engines import BATCH
+    from fashion.inference import Classifier
 
-    name = name or default_model_name()
+    name = name or default_name()
     test = data.test_set()
     images = test.as_float()  # (10000, 28, 28, 1)
 
@@ -161,8 +163,8 @@ def run(
             lambda x: model.predict(x, verbose=0), images, predict_repeats
         ),
         "direct_call": time_per_image(lambda x: model(x, training=False), images, repeats),
-        "tf_function": time_per_image(traced.predict_proba, images, repeats),
-        "fast_path": time_per_image(clf.predict_proba, images, repeats),
+        "tf_function": time_per_image(traced.predict, images, repeats),
+        "fast_path": time_per_image(clf.predict, images, repeats),
     }
     throughput = {
         "model_predict": time_batch(
@@ -213,7 +215,7 @@ def to_markdown(result: dict) -> str:
         "model_predict": "`model.predict(x)`",
         "direct_call": "direct call `model(x)`",
         "tf_function": '`tf.function` traced once (`engine="tf-function"`)',
-        "fast_path": "**fast path** `Classifier.predict_proba` (TFLite twin)",
+        "fast_path": "**fast path** `Classifier.predict` (TFLite twin)",
     }
     rows = [
         "| path | per image p50 (ms) | p95 (ms) | vs `model.predict` (p50) "

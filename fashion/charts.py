@@ -11,7 +11,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from fashion.calibration import N_BINS, ece, reliability
+from fashion.card import ModelCard
 from fashion.classes import CLASS_NAMES, NUM_CLASSES
+from fashion.metrics import normalize_rows
 
 # One palette for the whole app, so "correct" and "wrong" mean the same colour everywhere.
 NEUTRAL = "#b8c2cc"
@@ -92,8 +95,7 @@ def confusion_heatmap(
         selected: (true, predicted) cell to outline, e.g. the one whose images are shown.
     """
     cm = np.asarray(cm)
-    rows = cm.sum(axis=1, keepdims=True)
-    frac = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    frac = normalize_rows(cm)
     z = frac if normalized else cm
     text = [[f"{v:.0%}" if normalized else f"{int(v)}" for v in row] for row in z]
     names = list(CLASS_NAMES)
@@ -158,11 +160,11 @@ def confusion_cell(point: dict) -> tuple[int, int] | None:
     return (true, pred) if true < NUM_CLASSES else None
 
 
-def training_curves(cards: Sequence[dict]) -> go.Figure:
+def training_curves(cards: Sequence[ModelCard]) -> go.Figure:
     """Loss and accuracy per epoch for each model card: train solid, validation dashed."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
     for n, card in enumerate(cards):
-        history = card.get("history") or {}
+        history = card.history
         colour = SERIES[n % len(SERIES)]
         for col, metric in ((1, "loss"), (2, "accuracy")):
             for prefix, dash in (("", "solid"), ("val_", "dash")):
@@ -175,8 +177,8 @@ def training_curves(cards: Sequence[dict]) -> go.Figure:
                         y=values,
                         mode="lines",
                         line=dict(color=colour, dash=dash),
-                        name=f"{card['name']} ({'validation' if prefix else 'train'})",
-                        legendgroup=card["name"],
+                        name=f"{card.name} ({'validation' if prefix else 'train'})",
+                        legendgroup=card.name,
                         showlegend=col == 1,
                     ),
                     row=1,
@@ -186,25 +188,23 @@ def training_curves(cards: Sequence[dict]) -> go.Figure:
     return _compact(fig, 380)
 
 
-def per_class_accuracy(cards: Sequence[dict]) -> go.Figure:
+def per_class_accuracy(cards: Sequence[ModelCard]) -> go.Figure:
     """Grouped bars: each model's test accuracy on each class."""
     fig = go.Figure()
     for n, card in enumerate(cards):
-        values = card.get("per_class_accuracy")
+        values = card.per_class_accuracy
         if not values:
             continue
         fig.add_trace(
             go.Bar(
                 x=list(CLASS_NAMES),
                 y=values,
-                name=card["name"],
+                name=card.name,
                 marker_color=SERIES[n % len(SERIES)],
-                hovertemplate="%{x}: %{y:.1%}<extra>" + card["name"] + "</extra>",
+                hovertemplate="%{x}: %{y:.1%}<extra>" + card.name + "</extra>",
             )
         )
-    lowest = min(
-        (min(c["per_class_accuracy"]) for c in cards if c.get("per_class_accuracy")), default=0.0
-    )
+    lowest = min((min(c.per_class_accuracy) for c in cards if c.per_class_accuracy), default=0.0)
     fig.update_yaxes(range=[max(0.0, lowest - 0.05), 1.0], tickformat=".0%")
     fig.update_layout(barmode="group")
     return _compact(fig, 380)
@@ -230,3 +230,58 @@ def class_distribution(train_counts: Sequence[int], test_counts: Sequence[int]) 
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="images")
     return _compact(fig, 360)
+
+
+def reliability_diagram(
+    probs_before: np.ndarray,
+    probs_after: np.ndarray | None,
+    labels: np.ndarray,
+    n_bins: int = N_BINS,
+    title: str = "Reliability diagram (test set)",
+):
+    """A plotly reliability diagram: accuracy per confidence bin vs the diagonal.
+
+    Args:
+        probs_before: (N, K) probabilities with temperature 1.
+        probs_after: (N, K) calibrated probabilities, or None to draw one series only.
+        labels: (N,) int labels.
+
+    Returns:
+        plotly.graph_objects.Figure with one bar series per input, ECE in the legend.
+    """
+    fig = go.Figure()
+    series = [("before (T = 1)", probs_before, "#999999")]
+    if probs_after is not None:
+        series.append(("calibrated", probs_after, "#1f77b4"))
+    for name, probs, color in series:
+        r = reliability(probs, labels, n_bins)
+        centers = (r["lower"] + r["upper"]) / 2
+        fig.add_trace(
+            go.Bar(
+                x=centers,
+                y=np.nan_to_num(r["accuracy"]),
+                width=1 / n_bins * (0.9 if probs_after is None else 0.45),
+                name=f"{name}: ECE {ece(probs, labels, n_bins):.2%}",
+                marker_color=color,
+                customdata=np.stack([r["count"], np.nan_to_num(r["confidence"])], axis=-1),
+                hovertemplate="accuracy %{y:.3f}<br>mean confidence %{customdata[1]:.3f}"
+                "<br>%{customdata[0]} images<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfectly calibrated",
+            line={"dash": "dash", "color": "black"},
+        )
+    )
+    fig.update_layout(
+        title=title,
+        barmode="group",
+        xaxis={"title": "confidence (top probability)", "range": [0, 1]},
+        yaxis={"title": "accuracy", "range": [0, 1]},
+        legend={"x": 0.01, "y": 0.99},
+    )
+    return fig

@@ -237,3 +237,13 @@ def train_val_split(train: Split, val_fraction: float, seed: int) -> tuple[Split
         Split(train.images[mask], train.labels[mask]),
         Split(train.images[val], train.labels[val]),
     )
+
+
+def model_splits(limit: int | None, val_fraction: float, seed: int) -> tuple[Split, Split]:
+    """The (fit, validation) splits a model is trained on: the first `limit` training
+    images (all when None), then a stratified split. Training and calibration both call
+    this, so calibration always fits on exactly the images training held out."""
+    train = train_set()
+    if limit:
+        train = Split(train.images[:limit], train.labels[:limit])
+    return train_val_split(train, val_fraction, seed)

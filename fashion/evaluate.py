@@ -28,7 +28,7 @@ def evaluate_classifier(clf: Classifier) -> dict:
 
 
 def evaluate_file(model_path: str | Path) -> dict:
-    """Figures for a saved model file (used when writing its card)."""
+    """Figures for a saved model file (the card fields `train` writes)."""
     report = evaluate_classifier(Classifier(model_path))
     report.pop("model")
     return report

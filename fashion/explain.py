@@ -8,7 +8,7 @@ We use occlusion sensitivity rather than Grad-CAM because:
   gradient approximations;
 - at 28x28 it is cheap: the 144 occluded copies plus the original are one batched call
   on the Classifier's compiled fast path (timed per model in benchmarks/RESULTS.md,
-  section trust), and Grad-CAM's map on `last_conv` would be only 7x7 anyway.
+  section trust), and Grad-CAM's map on the last conv layer would be only 7x7 anyway.
 
 Hidden patches are filled with 0 because Fashion-MNIST backgrounds are black: an
 occluded patch looks like "no garment here", not like a new grey object.
@@ -79,9 +79,8 @@ def occlusion_saliency(
     """
     img = _as_image(image)
     origins = patch_origins(patch, stride)
-    batch = np.repeat(img[None], len(origins) + 1, axis=0)  # (P + 1, 28, 28); [0] unoccluded
-    for i, (r, c) in enumerate(origins, start=1):
-        batch[i, r : r + patch, c : c + patch] = 0.0
+    # (P + 1, 28, 28): [0] unoccluded, then one image per hidden patch.
+    batch = np.stack([img] + [occlude(img, r, c, patch) for r, c in origins])
     probs = clf.predict_proba(batch)
     if target is None:
         target = int(np.argmax(probs[0]))
@@ -94,17 +93,6 @@ def occlusion_saliency(
     sal = np.clip(total / count, 0.0, None)
     peak = sal.max()
     return (sal / peak if peak > 0 else sal).astype(np.float32)
-
-
-def most_salient_patch(saliency: np.ndarray, patch: int = PATCH) -> tuple[int, int]:
-    """Top-left corner (row, col) of the patch-sized window with the largest saliency sum."""
-    s = np.asarray(saliency, dtype=np.float64)
-    # Summed-area table: every window sum in O(1).
-    sat = np.pad(s.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    n = s.shape[0] - patch + 1
-    sums = sat[patch:, patch:] - sat[:n, patch:] - sat[patch:, :n] + sat[:n, :n]
-    r, c = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    return int(r), int(c)
 
 
 def _heat_colors(values: np.ndarray) -> np.ndarray:

@@ -5,22 +5,14 @@ by TF Serving (SavedModel) or by the LiteRT interpreter (a .tflite flat buffer).
 exports keep the model's contract: (N, 28, 28, 1) float32 in [0, 1] -> (N, 10) *logits*
 (softmax and temperature stay in the caller, as in `fashion.inference.Classifier`).
 
-`TFLiteRunner` runs a .tflite file here too: on 2 cores it answers one image several
-times faster than TensorFlow's own runtime, which is why `python -m fashion bench`
-measures it next to the Classifier's compiled path.
+This module only writes files; the Classifier serves the .tflite twin through
+`fashion.engines.TFLiteRunner`.
 """
 
 from __future__ import annotations
 
 import tempfile
-import threading
-import warnings
 from pathlib import Path
-
-import numpy as np
-
-from fashion.classes import INPUT_SHAPE, NUM_CLASSES
-from fashion.inference import BATCH, as_batch
 
 FORMATS = ("saved_model", "tflite")
 # Where `python -m fashion export` writes when no --out is given (not committed).
@@ -73,73 +65,3 @@ def export(model, fmt: str, out_dir: str | Path, name: str) -> Path:
     if fmt == "saved_model":
         return export_saved_model(model, out_dir / f"{name}.saved_model")
     return export_tflite(model, out_dir / f"{name}.tflite")
-
-
-def _interpreter_class():
-    """LiteRT's interpreter if `ai-edge-litert` is installed, else TensorFlow's own.
-
-    TensorFlow 2.21 still ships `tf.lite.Interpreter` but warns that it is deprecated in
-    favour of `ai_edge_litert`; it is the same runtime, so the warning is silenced here
-    rather than adding a dependency the app does not otherwise need.
-    """
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter  # noqa: N806 - a class, named as one
-    return Interpreter
-
-
-class TFLiteRunner:
-    """Logits from a .tflite model, for one image or many; safe to share between threads.
-
-    Args:
-        source: a .tflite file path, or the flat buffer itself (bytes).
-        num_threads: interpreter threads; 1 is fastest for single images on 2 cores
-            (no hand-off between threads), more only helps big batches.
-    """
-
-    def __init__(self, source: str | Path | bytes, num_threads: int = 1):
-        content = source if isinstance(source, bytes) else Path(source).read_bytes()
-        interpreter = _interpreter_class()
-        self.runtime = f"{interpreter.__module__}.{interpreter.__name__}"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._interp = interpreter(model_content=content, num_threads=num_threads)
-        self._input = self._interp.get_input_details()[0]["index"]
-        self._output = self._interp.get_output_details()[0]["index"]
-        self._batch = -1  # the batch size the tensors are currently allocated for
-        # An interpreter holds its input and output buffers: two threads invoking it at
-        # once would overwrite each other's images, so every call takes the lock.
-        self._lock = threading.Lock()
-        self.logits(np.zeros((1, *INPUT_SHAPE), np.float32))  # allocate now, not on first use
-
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        if len(x) != self._batch:
-            self._interp.resize_tensor_input(self._input, list(x.shape))
-            self._interp.allocate_tensors()
-            self._batch = len(x)
-        self._interp.set_tensor(self._input, x)
-        self._interp.invoke()
-        return self._interp.get_tensor(self._output).copy()  # the buffer is reused next call
-
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """(N, 10) logits for images in [0, 1] (any shape `Classifier.logits` accepts)."""
-        x = np.ascontiguousarray(as_batch(images))
-        if len(x) == 0:
-            return np.zeros((0, NUM_CLASSES), np.float32)
-        with self._lock:
-            return np.concatenate([self._run(x[i : i + BATCH]) for i in range(0, len(x), BATCH)])
-
-
-def load_saved_model_logits(directory: str | Path):
-    """A function images -> (N, 10) logits backed by an exported SavedModel's `serve`."""
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(str(directory))
-
-    def logits(images: np.ndarray) -> np.ndarray:
-        return loaded.serve(tf.constant(as_batch(images))).numpy()
-
-    return logits

@@ -46,30 +46,3 @@ def label_error_ranking(
     # lexsort: last key is the primary one.
     order = np.lexsort((idx, -top[idx], p_given))
     return idx[order]
-
-
-def label_error_table(
-    probs: np.ndarray,
-    labels: np.ndarray,
-    min_confidence: float = MIN_CONFIDENCE,
-    limit: int | None = None,
-) -> list[dict]:
-    """The ranking as rows for a table or the explorer.
-
-    Returns:
-        One dict per candidate: "index", "label" (given), "predicted", "p_label",
-        "p_predicted"; at most `limit` rows.
-    """
-    probs = np.asarray(probs, dtype=np.float64)
-    idx = label_error_ranking(probs, labels, min_confidence)[:limit]
-    pred = probs.argmax(axis=1)
-    return [
-        {
-            "index": int(i),
-            "label": int(labels[i]),
-            "predicted": int(pred[i]),
-            "p_label": float(probs[i, int(labels[i])]),
-            "p_predicted": float(probs[i, pred[i]]),
-        }
-        for i in idx
-    ]

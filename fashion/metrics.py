@@ -43,6 +43,7 @@ def precision_recall_f1(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def normalize_rows(cm: np.ndarray) -> np.ndarray:
+    """Each row of a confusion matrix as fractions of its true class (empty rows stay 0)."""
     rows = cm.sum(axis=1, keepdims=True)
     return np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
 

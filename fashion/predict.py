@@ -13,8 +13,9 @@ from typing import TextIO
 
 import numpy as np
 
-from fashion.classes import CLASS_NAMES, IMAGE_SIZE
-from fashion.inference import MODELS_DIR, Classifier
+from fashion.card import MODELS_DIR
+from fashion.classes import IMAGE_SIZE
+from fashion.inference import Classifier, Prediction
 from fashion.preprocess import InputError, dataset_image, photo
 from fashion.uploads import MAX_UPLOAD_BYTES, decode
 
@@ -72,8 +73,8 @@ def predict_files(
     Args:
         files: paths of image files.
         model: shipped model name; None = the best shipped model.
-        as_json: one JSON object per line, {"file", "label", "class", "probabilities"}
-            or {"file", "error"}; otherwise one readable line per file.
+        as_json: one JSON object per line, {"file", "label", "class", "probabilities",
+            "not_garment"} or {"file", "error"}; otherwise one readable line per file.
         raw: the files already are 28x28 dataset images: skip the photo pipeline.
         models_dir: where the shipped models live.
         out: where to print (default: stdout).
@@ -93,7 +94,7 @@ def predict_files(
         except Exception as exc:  # a bug must not cost the user the rest of the batch
             errors[i] = f"internal error while reading this file ({type(exc).__name__}: {exc})"
 
-    probs: dict[int, np.ndarray] = {}
+    results: dict[int, Prediction] = {}
     if prepared:
         try:
             clf = Classifier.load(model, models_dir)
@@ -102,26 +103,19 @@ def predict_files(
             return 2
         order = sorted(prepared)
         batch = np.stack([prepared[i] for i in order])  # (N, 28, 28)
-        for i, p in zip(order, clf.predict_proba(batch), strict=True):
-            probs[i] = p
+        for i, result in zip(order, clf.predict_many(batch), strict=True):
+            results[i] = result
 
     for i, path in enumerate(files):
         if i in errors:
             record = {"file": path, "error": errors[i]}
             line = json.dumps(record) if as_json else f"{path}: error: {errors[i]}"
         else:
-            p = probs[i]
-            label = int(np.argmax(p))
+            r = results[i]
             if as_json:
-                line = json.dumps(
-                    {
-                        "file": path,
-                        "label": label,
-                        "class": CLASS_NAMES[label],
-                        "probabilities": [float(v) for v in p],
-                    }
-                )
+                line = json.dumps({"file": path} | r.to_json())
             else:
-                line = f"{path}: {CLASS_NAMES[label]} ({p[label]:.1%})"
+                warning = " [unlike the training images: not a garment?]" if r.not_garment else ""
+                line = f"{path}: {r.class_name} ({r.confidence:.1%}){warning}"
         print(line, file=out, flush=True)
     return 1 if errors else 0

@@ -8,7 +8,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -18,86 +18,22 @@ from keras import layers
 
 from fashion import data, models
 from fashion.augment import augment_batch
+from fashion.card import ModelCard, card_path
 from fashion.classes import NUM_CLASSES
 from fashion.evaluate import evaluate_file
 from fashion.export import export_tflite
-from fashion.inference import MODELS_DIR
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides the trained weights; `None` means "the model's recipe"."""
-
-    model: str
-    epochs: int | None = None
-    seed: int = 0  # drives the split, init, shuffling and augmentation
-    batch_size: int | None = None
-    optimizer: str | None = None
-    learning_rate: float | None = None
-    weight_decay: float | None = None
-    schedule: str | None = None
-    warmup_epochs: int | None = None
-    label_smoothing: float | None = None
-    augment: bool | None = None
-    erasing: float | None = None
-    # Start from this saved model instead of fresh weights: the second stage of a
-    # two-stage schedule (e.g. a short low-LR fine-tune without random erasing). The
-    # card then extends the starting model's card: epochs, history and time add up.
-    init_from: str | None = None
-    # Stochastic weight averaging: keep the mean of the weights at the end of every epoch
-    # of this run (meant for a stage at a constant, moderate learning rate) and save that.
-    swa: bool = False
-    val_fraction: float = 0.1  # 6,000 training images held out to choose and calibrate
-    limit: int | None = None  # train on the first N images only (smoke tests)
-    out_dir: str = str(MODELS_DIR)
-
-    def resolved(self) -> TrainConfig:
-        """A copy with every `None` filled from the model's recipe."""
-        recipe = models.get(self.model).recipe
-        values = asdict(self)
-        for f in fields(models.Recipe):
-            if f.name in values and values[f.name] is None:
-                values[f.name] = getattr(recipe, f.name)
-        return TrainConfig(**values)
-
-    def command(self) -> str:
-        """The exact command that reproduces this run (every setting spelled out)."""
-        c = self.resolved()
-        parts = ["python -m fashion train", c.model, f"--epochs {c.epochs}", f"--seed {c.seed}"]
-        parts += [
-            f"--batch-size {c.batch_size}",
-            f"--optimizer {c.optimizer}",
-            f"--learning-rate {c.learning_rate:g}",
-            f"--weight-decay {c.weight_decay:g}",
-            f"--schedule {c.schedule}",
-            f"--warmup-epochs {c.warmup_epochs}",
-            f"--label-smoothing {c.label_smoothing:g}",
-            "--augment" if c.augment else "--no-augment",
-        ]
-        if c.augment:
-            parts.append(f"--erasing {c.erasing:g}")
-        parts.append(f"--val-fraction {c.val_fraction:g}")
-        if c.init_from:
-            parts.append(f"--init-from {_relative(c.init_from)}")
-        if c.swa:
-            parts.append("--swa")
-        if c.limit:
-            parts.append(f"--limit {c.limit}")
-        # No --out-dir: where the files are written does not change the weights, and a
-        # trial run written elsewhere (so it cannot overwrite the shipped model) should
-        # record the command that reproduces it in place once it is promoted.
-        return " ".join(parts)
-
-
-def _relative(path: str) -> str:
-    """A path as the reproducing command should spell it: relative to the repository."""
-    p = Path(path).resolve()
-    root = MODELS_DIR.parent.parent
-    return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+from fashion.train_config import TrainConfig, cpu_has_bf16
 
 
 def epoch_data(
-    x: np.ndarray, y: np.ndarray, seed: int, epoch: int, augment: bool, erasing: float = 0.5
+    x: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    epoch: int,
+    augment: bool,
+    erasing: float = 0.5,
+    erasing_area: float = 0.25,
+    erasing_fill: str = "noise",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The shuffled (and augmented) training arrays of one epoch.
 
@@ -108,7 +44,7 @@ def epoch_data(
     order = rng.permutation(len(x))
     xe, ye = x[order], y[order]
     if augment:
-        xe = augment_batch(xe, rng, erasing)
+        xe = augment_batch(xe, rng, erasing, erasing_area, erasing_fill)
     return xe, ye
 
 
@@ -192,7 +128,64 @@ class _WeightAverage:
             layer.momentum = momentum
 
 
-def train(config: TrainConfig, verbose: int | None = None) -> dict:
+class Checkpoint:
+    """The state of a run after its last finished epoch, so an interrupted run goes on.
+
+    Holds every model variable (BatchNorm statistics included), every optimizer variable
+    (momentum and the step count, hence the schedule position) and the history. The data
+    of each epoch depends only on (seed, epoch), so a resumed run computes what an
+    unbroken run computes. It belongs to one command: a changed setting starts afresh.
+    """
+
+    def __init__(self, out_dir: Path, name: str, command: str) -> None:
+        self.weights = out_dir / f"{name}.ckpt.npz"
+        self.state = out_dir / f"{name}.ckpt.json"
+        self.command = command
+
+    def exists(self) -> bool:
+        if not (self.weights.exists() and self.state.exists()):
+            return False
+        state = json.loads(self.state.read_text())
+        if state.get("command") != self.command:
+            print(f"ignoring checkpoint of another command: {state.get('command')}")
+            return False
+        return True
+
+    def save(self, model: keras.Model, epochs_done: int, history: dict, seconds: float) -> None:
+        values = [np.asarray(v) for v in model.variables + model.optimizer.variables]
+        self.weights.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a run killed mid-write leaves the previous checkpoint whole.
+        tmp = self.weights.with_suffix(".tmp.npz")
+        np.savez(tmp, *values)
+        os.replace(tmp, self.weights)
+        state = {
+            "command": self.command,
+            "epochs_done": epochs_done,
+            "seconds": seconds,
+            "history": history,
+        }
+        tmp_state = self.state.with_suffix(".tmp")
+        tmp_state.write_text(json.dumps(state))
+        os.replace(tmp_state, self.state)
+
+    def restore(self, model: keras.Model) -> tuple[int, dict, float]:
+        """Load the checkpoint into a compiled model whose optimizer is built."""
+        variables = model.variables + model.optimizer.variables
+        with np.load(self.weights) as saved:
+            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        if len(values) != len(variables):
+            raise RuntimeError(f"{self.weights} does not match this model; delete it")
+        for var, value in zip(variables, values, strict=True):
+            var.assign(value)
+        state = json.loads(self.state.read_text())
+        return state["epochs_done"], state["history"], state["seconds"]
+
+    def remove(self) -> None:
+        self.weights.unlink(missing_ok=True)
+        self.state.unlink(missing_ok=True)
+
+
+def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
     """Fit the model, save it and its card, and return the card.
 
     The card's test figures come from re-loading the saved file and evaluating it the
@@ -200,28 +193,38 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     """
     c = config.resolved()
     entry = models.get(c.model)
+    if c.precision == "bfloat16" and not cpu_has_bf16():
+        raise RuntimeError(
+            "--precision bfloat16 needs a CPU with bf16 instructions (avx512_bf16 or amx); "
+            "this one would emulate it slower than float32: use --precision float32"
+        )
     keras.utils.set_random_seed(c.seed)
     tf.config.experimental.enable_op_determinism()
 
     ds = data.load()
-    train_split = ds.train
-    if c.limit:
-        train_split = data.Split(train_split.images[: c.limit], train_split.labels[: c.limit])
-    fit_split, val_split = data.train_val_split(train_split, c.val_fraction, c.seed)
+    fit_split, val_split = data.model_splits(c.limit, c.val_fraction, c.seed)
     x_fit, y_fit = fit_split.as_float(), keras.utils.to_categorical(fit_split.labels, NUM_CLASSES)
     x_val, y_val = val_split.as_float(), keras.utils.to_categorical(val_split.labels, NUM_CLASSES)
 
     steps_per_epoch = math.ceil(len(x_fit) / c.batch_size)
-    previous: dict = {}
+    previous = ModelCard(name=c.model)
+    # Mixed bf16 computes activations in bfloat16 and keeps float32 weights; the model
+    # trains with TF's fused batch-norm kernel and is saved as a plain float32 copy.
+    keras.mixed_precision.set_global_policy(
+        "mixed_bfloat16" if c.precision == "bfloat16" else "float32"
+    )
+    try:
+        model = entry.build(fused=True)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     if c.init_from:
         # Read the starting point before anything is written: it is often the same file
         # this run will replace.
-        model = keras.saving.load_model(c.init_from, compile=False)
+        model.set_weights(keras.saving.load_model(c.init_from, compile=False).get_weights())
         start_card = Path(c.init_from).with_suffix(".json")
-        previous = json.loads(start_card.read_text()) if start_card.exists() else {}
-    else:
-        model = entry.build()
-    first_epoch = previous.get("epochs", 0)  # fresh shuffles/augmentations for a 2nd stage
+        if start_card.exists():
+            previous = ModelCard.read(start_card)
+    first_epoch = previous.epochs  # fresh shuffles/augmentations for a 2nd stage
     model.compile(
         optimizer=_optimizer(c, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(
@@ -229,19 +232,34 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
         ),
         metrics=["accuracy"],
     )
+    model.optimizer.build(model.trainable_variables)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 0
     print(
         f"training {c.model}: {model.count_params():,} params, {len(x_fit):,} train / "
-        f"{len(x_val):,} val images, data from {ds.source}",
+        f"{len(x_val):,} val images, {c.precision}, data from {ds.source}",
         flush=True,
     )
-    t0 = time.perf_counter()
+    checkpoint = Checkpoint(Path(c.out_dir), c.model, c.command())
     history: dict[str, list[float]] = {}
+    done, elapsed = 0, 0.0
+    if c.resume and not c.swa and checkpoint.exists():
+        done, history, elapsed = checkpoint.restore(model)
+        print(f"resuming after epoch {done}/{c.epochs} ({elapsed:.0f} s so far)", flush=True)
+    t0 = time.perf_counter() - elapsed
     log = _EpochLog(c.epochs)
     average = _WeightAverage() if c.swa else None
-    for epoch in range(c.epochs):
-        xe, ye = epoch_data(x_fit, y_fit, c.seed, first_epoch + epoch, c.augment, c.erasing)
+    for epoch in range(done, c.epochs):
+        xe, ye = epoch_data(
+            x_fit,
+            y_fit,
+            c.seed,
+            first_epoch + epoch,
+            c.augment,
+            c.erasing,
+            c.erasing_area,
+            c.erasing_fill,
+        )
         hist = model.fit(
             xe,
             ye,
@@ -257,6 +275,8 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
             history.setdefault(k, []).append(float(v[-1]))
         if average is not None:
             average.add(model)
+        elif epoch + 1 < c.epochs:
+            checkpoint.save(model, epoch + 1, history, time.perf_counter() - t0)
     swa: dict = {}
     if average is not None:
         average.apply(model, x_fit, c.batch_size)
@@ -280,42 +300,57 @@ def train(config: TrainConfig, verbose: int | None = None) -> dict:
     # the few seconds a conversion costs.
     export_tflite(clean, model_path.with_suffix(".tflite"))
 
-    stage = {"command": c.command(), "epochs": c.epochs, "train_seconds": round(train_seconds, 1)}
+    stage = {
+        "command": c.command(),
+        "epochs": c.epochs,
+        "train_seconds": round(train_seconds, 1),
+        "precision": c.precision,
+    }
     if swa:
         stage["swa"] = swa
-    stages = previous.get("stages", [previous] if previous else []) + [stage]
-    for k, v in previous.get("history", {}).items():
+    if previous.stages:
+        stages = previous.stages + [stage]
+    elif previous.command:  # a starting model trained in one stage
+        stages = [
+            {
+                "command": previous.command,
+                "epochs": previous.epochs,
+                "train_seconds": previous.train_seconds,
+            },
+            stage,
+        ]
+    else:
+        stages = [stage]
+    for k, v in previous.history.items():
         history[k] = v + history.get(k, [])
-    card = {
-        "name": c.model,
-        "description": entry.description,
-        "command": " && ".join(s["command"] for s in stages),
-        "config": asdict(c) | {"out_dir": None},
-        "stages": [
-            {k: s[k] for k in ("command", "epochs", "train_seconds", "swa") if k in s}
-            for s in stages
-        ],
-        "recipe_source": entry.recipe.source,
-        "epochs": sum(s["epochs"] for s in stages),
-        "train_seconds": round(sum(s["train_seconds"] for s in stages), 1),
-        "n_train": len(x_fit),
-        "n_val": len(x_val),
+    card = ModelCard(
+        name=c.model,
+        description=entry.description,
+        command=" && ".join(s["command"] for s in stages),
+        config=asdict(c) | {"out_dir": None, "resume": None},
+        stages=stages,
+        recipe_source=entry.recipe.source,
+        epochs=sum(s["epochs"] for s in stages),
+        train_seconds=round(sum(s["train_seconds"] for s in stages), 1),
+        n_train=len(x_fit),
+        n_val=len(x_val),
         # The saved model's: the weight average's when there is one, else the last epoch's.
-        "val_accuracy": swa.get("val_accuracy", history.get("val_accuracy", [None])[-1]),
-        "history": history,
-        "dataset_source": ds.source,
-        "trained_on": {
+        val_accuracy=swa.get("val_accuracy", history.get("val_accuracy", [None])[-1]),
+        history=history,
+        dataset_source=ds.source,
+        trained_on={
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
+            "cpu_bf16": cpu_has_bf16(),
             "python": platform.python_version(),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "date": time.strftime("%Y-%m-%d"),
         },
-        "file_bytes": model_path.stat().st_size,
-    }
-    card |= evaluate_file(model_path)
-    card_path = out_dir / f"{c.model}.json"
-    card_path.write_text(json.dumps(card, indent=1) + "\n")
-    print(f"wrote {model_path} and {card_path}: test accuracy {card['test_accuracy']:.4f}")
+        file_bytes=model_path.stat().st_size,
+    )
+    card.update(**evaluate_file(model_path))
+    card_file = card.write(card_path(c.model, out_dir))
+    checkpoint.remove()
+    print(f"wrote {model_path} and {card_file}: test accuracy {card.test_accuracy:.4f}")
     return card

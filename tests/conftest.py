@@ -8,8 +8,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from fashion import data  # noqa: E402
-from fashion.inference import Classifier, available_models  # noqa: E402
+from fashion import (
+    card,  # noqa: E402
+    data,  # noqa: E402
+)
+from fashion.inference import Classifier  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +26,8 @@ def test_split(dataset) -> data.Split:
 
 
 @pytest.fixture(scope="session")
-def shipped_cards() -> list[dict]:
-    cards = available_models()
+def shipped_cards() -> list[card.ModelCard]:
+    cards = card.shipped()
     assert cards, "no shipped models in assets/models"
     return cards
 

@@ -64,7 +64,7 @@ def app() -> AppTest:
 
 @pytest.fixture
 def models(shipped_cards) -> list[str]:
-    return [c["name"] for c in shipped_cards]
+    return [c.name for c in shipped_cards]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -75,14 +75,14 @@ def test_every_page_runs_cleanly(app, page):
 
 
 def test_sidebar_lists_every_shipped_model_with_its_accuracy():
-    from fashion.inference import available_models
+    from fashion.card import shipped
 
     # A fresh session, and the cards read now: a training run may ship a model mid-suite.
     at = fresh_app()
-    cards = available_models()
+    cards = shipped()
     picker = at.sidebar.selectbox[0]
-    assert list(picker.options) == [f"{c['name']} · {c['test_accuracy']:.2%}" for c in cards]
-    assert picker.value == cards[0]["name"]  # the best model is the default
+    assert list(picker.options) == [f"{c.name} · {c.test_accuracy:.2%}" for c in cards]
+    assert picker.value == cards[0].name  # the best model is the default
 
 
 @pytest.mark.parametrize("index", [0, 42, 9999])
@@ -97,8 +97,10 @@ def test_test_sample_shows_true_label_prediction_and_chart(app, test_split, inde
     )
     from fashion.inference import Classifier
 
-    probs = Classifier.load(app.session_state["model_name"]).predict_one(
-        test_split.images[index] / 255.0
+    probs = (
+        Classifier.load(app.session_state["model_name"])
+        .predict(test_split.images[index] / 255.0)
+        .probs
     )
     pred = CLASS_NAMES[int(probs.argmax())]
     headline = app.subheader[-1].value
@@ -125,11 +127,11 @@ def test_changing_the_model_changes_the_numbers(shipped_cards):
     at = open_page(fresh_app(), "confusion")
     seen = []
     for card in shipped_cards[:2]:
-        at.sidebar.selectbox[0].set_value(card["name"]).run()
+        at.sidebar.selectbox[0].set_value(card.name).run()
         assert_clean(at)
         shown = float(metric(at, "Test accuracy").rstrip("%")) / 100
         # The card was measured by `fashion evaluate`; the app recomputes it live.
-        assert abs(shown - card["test_accuracy"]) <= 0.0002, card["name"]
+        assert abs(shown - card.test_accuracy) <= 0.0002, card.name
         seen.append(shown)
     assert seen[0] != seen[1]
 
@@ -144,8 +146,8 @@ def test_confusion_totals_are_the_10k_test_set(app, shipped_cards):
         counts[int(true), int(pred)] = int(n)
     assert counts.sum() == 10_000
     np.testing.assert_array_equal(counts.sum(axis=1), np.full(10, 1000))
-    card = next(c for c in shipped_cards if c["name"] == app.session_state["model_name"])
-    np.testing.assert_array_equal(counts, np.array(card["confusion_matrix"]))
+    card = next(c for c in shipped_cards if c.name == app.session_state["model_name"])
+    np.testing.assert_array_equal(counts, np.array(card.confusion_matrix))
     table = app.dataframe[0].value
     assert int(table["support"].sum()) == 10_000
 
@@ -153,11 +155,11 @@ def test_confusion_totals_are_the_10k_test_set(app, shipped_cards):
 def _pick_pair(app, shipped_cards, page: str, prefix: str, true: int, pred: int) -> np.ndarray:
     """Open `page`, choose the (true, predicted) pair; return the model's confusion matrix."""
     open_page(app, page)
-    card = next(c for c in shipped_cards if c["name"] == app.session_state["model_name"])
+    card = next(c for c in shipped_cards if c.name == app.session_state["model_name"])
     app.selectbox(key=f"{prefix}_true").set_value(true).run()
     app.selectbox(key=f"{prefix}_pred").set_value(pred).run()
     assert_clean(app)
-    return np.array(card["confusion_matrix"])
+    return np.array(card.confusion_matrix)
 
 
 def test_confusion_cell_shows_that_pairs_samples(app, shipped_cards):
@@ -234,9 +236,9 @@ def test_explain_toggle_shows_the_saliency_overlay(app):
 def test_models_page_compares_every_model_with_live_latency(app, shipped_cards):
     open_page(app, "models")
     table = app.dataframe[0].value
-    assert list(table["model"]) == [c["name"] for c in shipped_cards]
+    assert list(table["model"]) == [c.name for c in shipped_cards]
     assert (table["latency (ms)"] > 0).all()
-    assert (table["parameters"] == [c["n_params"] for c in shipped_cards]).all()
+    assert (table["parameters"] == [c.n_params for c in shipped_cards]).all()
     # Training curves, per-class accuracy, and the selected model's reliability diagram.
     assert len(charts(app)) == 3
     reliability = charts(app)[2]
@@ -282,13 +284,13 @@ def _png(image: np.ndarray) -> bytes:
 
 def test_not_a_garment_warning_follows_the_detector(app):
     """Uniform noise: the page warns exactly when fashion.ood says it is not a garment."""
-    from fashion import ood, preprocess
+    from fashion import preprocess
     from fashion.inference import Classifier
 
     noise = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
     clf = Classifier.load(app.session_state["model_name"])
     seen = preprocess.photo(_png(noise)).image
-    expected = bool(ood.detect(clf, seen[None])[0])
+    expected = clf.predict(seen).not_garment
     open_page(app, "classify")
     app.file_uploader(key="upload").set_value(("noise.png", _png(noise), "image/png")).run()
     assert not app.exception
@@ -326,8 +328,8 @@ def test_corrupt_upload_shows_a_message_not_a_traceback(app):
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_every_bad_file_of_the_corpus_is_a_clear_message_in_the_page(app):
     """Issue 5's curated corpus, through the upload widget: the same clear errors as the CLI."""
+    from fashion.samples import bad_files
     from fashion.uploads import MAX_UPLOAD_BYTES
-    from tests.fixtures_images import bad_files
 
     open_page(app, "classify")
     for case, (file_name, data, word) in sorted(bad_files(MAX_UPLOAD_BYTES).items()):

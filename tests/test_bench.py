@@ -19,7 +19,7 @@ PATHS = ("model_predict", "direct_call", "tf_function", "fast_path")
 @pytest.fixture(scope="module")
 def result(shipped_cards) -> dict:
     # The smallest shipped model keeps this quick; the figures' shape does not depend on it.
-    name = min(shipped_cards, key=lambda c: c["n_params"])["name"]
+    name = min(shipped_cards, key=lambda c: c.n_params).name
     return bench.run(name, repeats=5, predict_repeats=3, batch_repeats=1)
 
 
@@ -58,8 +58,8 @@ def test_ratios_and_goals_follow_from_the_timings(result):
 
 def test_the_timed_evaluation_is_a_real_one(result, shipped_cards):
     # The 10k pass that is timed also predicts: its accuracy is the card's.
-    card = next(c for c in shipped_cards if c["name"] == result["model"])
-    assert result["test_accuracy"] == pytest.approx(card["test_accuracy"], abs=1e-4)
+    card = next(c for c in shipped_cards if c.name == result["model"])
+    assert result["test_accuracy"] == pytest.approx(card.test_accuracy, abs=1e-4)
 
 
 def test_markdown_names_the_model_and_every_path(result):

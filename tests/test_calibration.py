@@ -8,10 +8,12 @@ import functools
 import numpy as np
 import pytest
 
-from fashion import calibration, data
-from fashion.inference import Classifier, available_models
+from fashion import calibration, charts, data
+from fashion.calibrate import validation_split
+from fashion.card import shipped
+from fashion.inference import Classifier
 
-CALIBRATED = [c["name"] for c in available_models() if "temperature" in c]
+CALIBRATED = [c.name for c in shipped() if c.calibrated]
 
 
 def _synthetic(n: int, seed: int, skew: float) -> tuple[np.ndarray, np.ndarray]:
@@ -72,13 +74,13 @@ def test_temperature_keeps_every_argmax():
 
 def test_reliability_diagram_has_both_series():
     probs, labels = _synthetic(2000, seed=4, skew=2.0)
-    fig = calibration.reliability_diagram(probs, probs, labels)
+    fig = charts.reliability_diagram(probs, probs, labels)
     names = [tr.name for tr in fig.data]
     assert len(names) == 3 and names[0].startswith("before") and "ECE" in names[1]
 
 
 def test_every_shipped_model_is_calibrated():
-    missing = [c["name"] for c in available_models() if "temperature" not in c]
+    missing = [c.name for c in shipped() if not c.calibrated]
     assert not missing, f"run: python -m fashion calibrate --all  (uncalibrated: {missing})"
 
 
@@ -86,7 +88,7 @@ def test_every_shipped_model_is_calibrated():
 def _fresh(name: str) -> dict:
     """Recompute a model's calibration figures from the real data (once per model)."""
     clf = Classifier.load(name)
-    _, val = calibration.training_split(clf.card)
+    _, val = validation_split(clf.card)
     test = data.test_set()
     return {
         "clf": clf,
@@ -101,7 +103,7 @@ def _fresh(name: str) -> dict:
 def test_card_calibration_figures_match_a_recomputation(name):
     f = _fresh(name)
     card, t = f["clf"].card, f["clf"].temperature
-    assert t == card["temperature"] and t > 0
+    assert t == card.temperature and t > 0
     # The temperature was fitted on this model's validation split: refitting gives it back.
     assert calibration.fit_temperature(f["val_logits"], f["val_labels"]) == pytest.approx(
         t, abs=1e-4
@@ -109,12 +111,12 @@ def test_card_calibration_figures_match_a_recomputation(name):
     before = calibration.nll(f["val_logits"], f["val_labels"])
     after = calibration.nll(f["val_logits"], f["val_labels"], t)
     assert after <= before
-    assert card["nll_val_before"] == pytest.approx(before, abs=1e-5)
-    assert card["nll_val_after"] == pytest.approx(after, abs=1e-5)
+    assert card.nll_val_before == pytest.approx(before, abs=1e-5)
+    assert card.nll_val_after == pytest.approx(after, abs=1e-5)
     ece_before = calibration.ece(calibration.softmax(f["test_logits"]), f["test_labels"])
     ece_after = calibration.ece(calibration.softmax(f["test_logits"], t), f["test_labels"])
-    assert card["ece_before"] == pytest.approx(ece_before, abs=1e-5)
-    assert card["ece_after"] == pytest.approx(ece_after, abs=1e-5)
+    assert card.ece_before == pytest.approx(ece_before, abs=1e-5)
+    assert card.ece_after == pytest.approx(ece_after, abs=1e-5)
 
 
 @pytest.mark.parametrize("name", CALIBRATED)
@@ -125,4 +127,4 @@ def test_classifier_shows_calibrated_probabilities(name):
     np.testing.assert_allclose(clf.predict_proba(images), expected, atol=1e-5)
     # Calibration never changes a prediction, so the card's test accuracy still holds.
     acc = np.mean(f["test_logits"].argmax(1) == f["test_labels"])
-    assert acc == pytest.approx(clf.card["test_accuracy"], abs=1e-4)
+    assert acc == pytest.approx(clf.card.test_accuracy, abs=1e-4)

@@ -41,7 +41,7 @@ def test_probability_bars_refuse_the_wrong_shape():
 
 
 def test_confusion_heatmap_cells_carry_their_pair_and_count(shipped_cards):
-    cm = np.array(shipped_cards[0]["confusion_matrix"])
+    cm = np.array(shipped_cards[0].confusion_matrix)
     fig = charts.confusion_heatmap(cm)
     heat, cells = fig.data[0], fig.data[charts.CELL_TRACE]
     assert heat.type == "heatmap" and cells.type == "scatter"
@@ -64,7 +64,7 @@ def test_confusion_cell_ignores_points_that_are_not_cells():
 
 
 def test_row_normalised_heatmap_shows_each_rows_fractions(shipped_cards):
-    cm = np.array(shipped_cards[0]["confusion_matrix"])
+    cm = np.array(shipped_cards[0].confusion_matrix)
     fig = charts.confusion_heatmap(cm, normalized=True)
     diag = [fig.data[0].text[k][k] for k in range(NUM_CLASSES)]
     assert diag == [f"{cm[k, k] / cm[k].sum():.0%}" for k in range(NUM_CLASSES)]
@@ -73,8 +73,8 @@ def test_row_normalised_heatmap_shows_each_rows_fractions(shipped_cards):
 def test_training_curves_have_train_and_validation_for_every_card(shipped_cards):
     fig = charts.training_curves(shipped_cards)
     for card in shipped_cards:
-        history = card["history"]
-        mine = [t for t in fig.data if t.legendgroup == card["name"]]
+        history = card.history
+        mine = [t for t in fig.data if t.legendgroup == card.name]
         # loss + accuracy, each train (solid) and validation (dashed) when recorded.
         expected = sum(
             bool(history.get(k)) for k in ("loss", "val_loss", "accuracy", "val_accuracy")
@@ -87,9 +87,9 @@ def test_training_curves_have_train_and_validation_for_every_card(shipped_cards)
 
 def test_per_class_accuracy_has_one_series_per_model(shipped_cards):
     fig = charts.per_class_accuracy(shipped_cards)
-    assert [t.name for t in fig.data] == [c["name"] for c in shipped_cards]
+    assert [t.name for t in fig.data] == [c.name for c in shipped_cards]
     for trace, card in zip(fig.data, shipped_cards):
-        np.testing.assert_allclose(trace.y, card["per_class_accuracy"])
+        np.testing.assert_allclose(trace.y, card.per_class_accuracy)
 
 
 def test_class_distribution_counts_both_splits(dataset):

@@ -1,7 +1,7 @@
 """Issue 5: many sessions at once and many predictions in a row, through the app's code path.
 
 The functions are those of benchmarks/concurrency_memory.py (the full-size run): the
-Classify page's preprocessing, then `fashion.ui.state.predict` on the shared Classifier.
+Classify page's preprocessing, then `Classifier.predict` on the shared Classifier.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from benchmarks.concurrency_memory import (
     memory_check,
     same,
 )
-from fashion.inference import default_model_name
+from fashion.card import default_name
 
 
 @pytest.fixture(scope="module")
 def name() -> str:
-    return default_model_name()  # the model the app opens with
+    return default_name()  # the model the app opens with
 
 
 def test_inputs_cover_every_way_into_the_app():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fashion.__main__ import main
-from fashion.export import TFLiteRunner, export, load_saved_model_logits
+from fashion.engines import TFLiteRunner
+from fashion.export import export
 
 N_IMAGES = 300  # a few hundred: every class, many confusable pairs, and still fast
 
@@ -36,7 +37,12 @@ def test_cli_export_loads_and_predicts_like_keras(fmt, classifier, images, keras
     if fmt == "saved_model":
         path = tmp_path / f"{classifier.name}.saved_model"
         assert (path / "saved_model.pb").is_file()
-        logits = load_saved_model_logits(path)(images)
+        import tensorflow as tf
+
+        # What TF Serving would run: the exported `serve` signature (keep the loaded
+        # object referenced while it runs: it owns the variables).
+        loaded = tf.saved_model.load(str(path))
+        logits = loaded.serve(tf.constant(images)).numpy()
     else:
         path = tmp_path / f"{classifier.name}.tflite"
         assert path.stat().st_size > 1000

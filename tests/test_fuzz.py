@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fashion.preprocess import InputError, photo
-from tests.fixtures_images import FUZZ_FORMATS, fuzz_cases, fuzz_seeds
+from fashion.samples import FUZZ_FORMATS, fuzz_cases, fuzz_seeds
 
 CASES = 300
 

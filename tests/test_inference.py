@@ -17,17 +17,12 @@ import numpy as np
 import pytest
 
 from fashion.calibration import softmax
-from fashion.inference import (
-    BATCH,
-    MODELS_DIR,
-    Classifier,
-    as_batch,
-    available_models,
-    default_model_name,
-)
+from fashion.card import MODELS_DIR, default_name, shipped
+from fashion.engines import BATCH, as_batch
+from fashion.inference import Classifier
 
 TOLERANCE = 1e-4
-MODEL_NAMES = [card["name"] for card in available_models()]
+MODEL_NAMES = [card.name for card in shipped()]
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +63,13 @@ def test_fast_path_agrees_with_keras_on_the_whole_test_set(name, test_images, re
     assert_agree(clf.predict_proba(test_images), want)
     # Single images (the app's case) go through the one-thread interpreter.
     picks = np.random.default_rng(0).choice(len(test_images), size=50, replace=False)
-    singles = np.stack([clf.predict_one(test_images[i, :, :, 0]) for i in picks])
+    singles = np.stack([clf.predict(test_images[i, :, :, 0]).probs for i in picks])
     assert_agree(singles, want[picks])
 
 
 def test_tf_function_engine_agrees_with_keras_on_the_whole_test_set(test_images, reference):
     # The default model only: the engine is model-agnostic and a 10k pass costs seconds.
-    clf, want = reference(default_model_name())
+    clf, want = reference(default_name())
     traced = Classifier.load(clf.name, engine="tf-function")
     assert traced.engine == "tf-function"
     assert_agree(traced.predict_proba(test_images), want)
@@ -112,14 +107,14 @@ def test_a_stale_twin_is_detected_and_replaced(tmp_path, test_images, reference,
     path = _copy_model(small, tmp_path)
     shutil.copy(Path(MODELS_DIR) / f"{other}.tflite", path.with_suffix(".tflite"))
     with caplog.at_level(logging.WARNING, logger="fashion.inference"):
-        clf = Classifier(path, temperature=reference(small)[0].temperature)
+        clf = Classifier(path)  # the temperature comes from the copied card
     assert "does not compute what" in caplog.text
     assert_agree(clf.predict_proba(test_images), reference(small)[1])
 
 
 def test_a_model_without_twin_is_converted_on_load(tmp_path, test_images, reference):
     name = MODEL_NAMES[-1]
-    clf = Classifier(_copy_model(name, tmp_path), temperature=reference(name)[0].temperature)
+    clf = Classifier(_copy_model(name, tmp_path))
     assert not (tmp_path / f"{name}.tflite").exists()  # converted in memory, nothing written
     assert_agree(clf.predict_proba(test_images[:500]), reference(name)[1][:500])
 

@@ -20,15 +20,7 @@ def test_ranking_by_hand():
     )
     labels = np.array([0, 1, 0, 1, 2])
     assert label_errors.label_error_ranking(probs, labels).tolist() == [2, 1, 4]
-    rows = label_errors.label_error_table(probs, labels, limit=2)
-    assert [r["index"] for r in rows] == [2, 1]
-    assert rows[0] == {
-        "index": 2,
-        "label": 0,
-        "predicted": 2,
-        "p_label": 0.02,
-        "p_predicted": 0.98,
-    }
+    assert label_errors.label_error_ranking(probs, labels, min_confidence=0.96).tolist() == [2, 1]
     assert "dataset" in label_errors.NOTE
 
 

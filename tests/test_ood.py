@@ -8,24 +8,26 @@ import functools
 import numpy as np
 import pytest
 
-from fashion import calibration, data, ood
-from fashion.inference import Classifier, available_models
+from fashion import data, ood, synthetic
+from fashion.calibrate import validation_split
+from fashion.card import ModelCard, shipped
+from fashion.inference import Classifier
 
-CALIBRATED = [c["name"] for c in available_models() if "ood_threshold" in c]
+CALIBRATED = [c.name for c in shipped() if c.has_ood_check]
 FRESH_SEED = 2  # calibration chose on seed 0 and reported seed 1
 
 
 def test_generated_non_garments_look_like_dataset_images():
-    images, kinds = ood.generate_non_garments(n_per_kind=5, seed=7)
+    images, kinds = synthetic.generate_non_garments(n_per_kind=5, seed=7)
     assert images.shape == (30, 28, 28) and images.dtype == np.float32
     assert images.min() >= 0 and images.max() <= 1
-    assert sorted(set(kinds)) == sorted(ood.KINDS)
+    assert sorted(set(kinds)) == sorted(synthetic.KINDS)
     # Drawn things (not blank or noise) are bright on a mostly black background, like
     # Fashion-MNIST, so the detector cannot win by a trivial brightness difference.
     drawn = np.isin(kinds, ["text", "digit", "face", "shape"])
     assert np.median(images[drawn][:, 0, :]) < 0.05
-    again, _ = ood.generate_non_garments(n_per_kind=5, seed=7)
-    other, _ = ood.generate_non_garments(n_per_kind=5, seed=8)
+    again, _ = synthetic.generate_non_garments(n_per_kind=5, seed=7)
+    other, _ = synthetic.generate_non_garments(n_per_kind=5, seed=8)
     assert np.array_equal(images, again) and not np.array_equal(images, other)
 
 
@@ -55,20 +57,25 @@ def test_pixel_model_separates_garments_from_noise(dataset):
 
 
 def test_uncalibrated_card_never_flags():
-    assert not ood.is_not_garment(np.zeros((3, 10)), {"name": "x"}).any()
+    assert not ood.is_not_garment(np.zeros((3, 10)), ModelCard(name="x")).any()
+
+
+def not_garment(clf: Classifier, images: np.ndarray) -> np.ndarray:
+    """The flags of `Classifier.predict_many`: what the app and the CLI show."""
+    return np.array([p.not_garment for p in clf.predict_many(images)])
 
 
 @functools.cache
 def _fresh(name: str) -> dict:
     clf = Classifier.load(name)
-    _, val = calibration.training_split(clf.card)
+    _, val = validation_split(clf.card)
     test = data.test_set()
-    gen, kinds = ood.generate_non_garments(seed=FRESH_SEED)
+    gen, kinds = synthetic.generate_non_garments(seed=FRESH_SEED)
     return {
         "clf": clf,
-        "val": ood.detect(clf, val.as_float()),
-        "test": ood.detect(clf, test.as_float()),
-        "generated": ood.detect(clf, gen),
+        "val": not_garment(clf, val.as_float()),
+        "test": not_garment(clf, test.as_float()),
+        "generated": not_garment(clf, gen),
         "kinds": kinds,
     }
 
@@ -78,16 +85,16 @@ def test_card_flag_rates_hold_on_fresh_data(name):
     f = _fresh(name)
     card = f["clf"].card
     # Same images, same thresholds: the card's figures are exact.
-    assert np.mean(f["val"]) == pytest.approx(card["ood_flag_rate_val"], abs=1e-6)
-    assert np.mean(f["test"]) == pytest.approx(card["ood_flag_rate_test"], abs=1e-6)
-    assert card["ood_flag_rate_val"] <= ood.MAX_VAL_FLAG_RATE
+    assert np.mean(f["val"]) == pytest.approx(card.ood_flag_rate_val, abs=1e-6)
+    assert np.mean(f["test"]) == pytest.approx(card.ood_flag_rate_test, abs=1e-6)
+    assert card.ood_flag_rate_val <= ood.MAX_VAL_FLAG_RATE
     # Real garments are rarely flagged ...
     assert np.mean(f["test"]) < 0.08
     # ... and most non-garments are, also ones no calibration run has seen. 600 images:
     # a binomial standard error of ~2 points, so 8 points is a generous tolerance.
     fresh_rate = np.mean(f["generated"])
     assert fresh_rate > 0.5
-    assert fresh_rate == pytest.approx(card["ood_flag_rate_generated"], abs=0.08)
+    assert fresh_rate == pytest.approx(card.ood_flag_rate_generated, abs=0.08)
 
 
 @pytest.mark.parametrize("name", CALIBRATED)
@@ -101,9 +108,9 @@ def test_blank_and_noise_are_flagged(name):
 def test_energy_only_check_is_weaker_but_consistent(name):
     # Without images (an old caller) only the energy half runs: it flags a subset.
     clf = _fresh(name)["clf"]
-    gen, _ = ood.generate_non_garments(n_per_kind=20, seed=FRESH_SEED)
+    gen, _ = synthetic.generate_non_garments(n_per_kind=20, seed=FRESH_SEED)
     logits = clf.logits(gen)
     energy_only = ood.is_not_garment(logits, clf.card)
     both = ood.is_not_garment(logits, clf.card, gen, clf.path.parent)
     assert np.all(both[energy_only])
-    assert np.array_equal(both, ood.detect(clf, gen))
+    assert np.array_equal(both, not_garment(clf, gen))

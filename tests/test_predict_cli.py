@@ -14,8 +14,8 @@ import pytest
 
 from fashion import predict, preprocess
 from fashion.classes import CLASS_NAMES
+from fashion.samples import bad_files, encode, paint, shirt_mask, shop_photo
 from fashion.uploads import MAX_UPLOAD_BYTES
-from tests.fixtures_images import bad_files, encode, paint, shirt_mask, shop_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 # Trouser, sneaker, bag: shapes a shop photo shows unambiguously.
@@ -100,7 +100,8 @@ def test_json_lines_for_photos_shop_photos_and_the_bad_corpus(files, classifier)
     by_file = {rec["file"]: rec for rec in records}
     for path in good:
         rec = by_file[path]
-        assert set(rec) == {"file", "label", "class", "probabilities"}, rec
+        assert set(rec) == {"file", "label", "class", "probabilities", "not_garment"}, rec
+        assert isinstance(rec["not_garment"], bool)
         probs = rec["probabilities"]
         assert len(probs) == 10 and all(isinstance(p, float) and p >= 0 for p in probs)
         assert math.isclose(sum(probs), 1.0, abs_tol=1e-6)
@@ -122,7 +123,7 @@ def test_shop_photo_is_classified_in_process(files, classifier):
     # original 28x28 the photo was rendered from.
     for path, label in files["shops"].items():
         x = preprocess.photo(Path(path).read_bytes()).image
-        assert int(np.argmax(classifier.predict_one(x))) == label, path
+        assert classifier.predict(x).label == label, path
 
 
 def test_raw_option_skips_the_photo_path(files, test_split, classifier, capsys):

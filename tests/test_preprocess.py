@@ -11,7 +11,7 @@ from PIL import Image
 
 from fashion import preprocess
 from fashion.preprocess import InputError, Prepared
-from tests.fixtures_images import (
+from fashion.samples import (
     boot_mask,
     encode,
     jpeg_with_orientation,

@@ -78,9 +78,9 @@ def test_accuracy_table_lists_the_runs_kept_as_evidence():
     from benchmarks.accuracy_table import other_runs, to_markdown
 
     runs = other_runs()
-    assert any(r["name"] == "fashion-cnn" for r in runs)  # the one-command 30-epoch run
+    assert any(r.name == "fashion-cnn" for r in runs)  # the one-command 30-epoch run
     md = to_markdown([], runs)
     for run in runs:
-        assert f"`{run['command']}`" in md and f"{run['val_accuracy']:.2%}" in md
+        assert f"`{run.command}`" in md and f"{run.val_accuracy:.2%}" in md
     # The anchors are there too, best first.
     assert md.index("top reported") < md.index("human performance")

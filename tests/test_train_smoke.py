@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from fashion.inference import Classifier
 
@@ -111,3 +112,44 @@ def test_weight_average_is_the_mean_and_batchnorm_statistics_follow_it():
     norm = model.layers[2]
     np.testing.assert_allclose(norm.moving_mean.numpy(), batch_means.mean(axis=0), rtol=1e-5)
     assert norm.momentum == 0.99
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """Cut a run after its first epoch, start the same command again: it goes on from the
+    checkpoint (weights, BatchNorm statistics, optimizer state, schedule position) and
+    ends where an unbroken run ends."""
+    from fashion.train import _EpochLog, train
+    from fashion.train_config import TrainConfig
+
+    def config(out: str) -> TrainConfig:
+        # A net with batch norm and momentum: every kind of state has to come back.
+        return TrainConfig(model="wrn-16-2", epochs=2, limit=600, out_dir=out)
+
+    unbroken = train(config(str(tmp_path / "a")))
+    want = Classifier(tmp_path / "a" / "wrn-16-2.keras").model.get_weights()
+
+    class Interrupted(Exception):
+        pass
+
+    original = _EpochLog.on_epoch_begin
+
+    def cut(self, epoch, logs=None):
+        if epoch == 1:
+            raise Interrupted
+        original(self, epoch, logs)
+
+    monkeypatch.setattr(_EpochLog, "on_epoch_begin", cut)
+    with pytest.raises(Interrupted):
+        train(config(str(tmp_path / "b")))
+    assert (tmp_path / "b" / "wrn-16-2.ckpt.npz").is_file()
+    monkeypatch.setattr(_EpochLog, "on_epoch_begin", original)
+
+    resumed = train(config(str(tmp_path / "b")))
+    got = Classifier(tmp_path / "b" / "wrn-16-2.keras").model.get_weights()
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert resumed.history["loss"] == pytest.approx(unbroken.history["loss"], rel=1e-5)
+    assert resumed.command == unbroken.command
+    # Finished: the checkpoint is gone, so the next run of that command starts afresh.
+    assert not (tmp_path / "b" / "wrn-16-2.ckpt.npz").exists()

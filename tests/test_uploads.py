@@ -12,8 +12,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from fashion import preprocess, uploads
-from fashion.uploads import MAX_UPLOAD_BYTES, InputError
-from tests.fixtures_images import (
+from fashion.samples import (
     animated_gif,
     bad_files,
     bomb_png,
@@ -22,6 +21,7 @@ from tests.fixtures_images import (
     paint,
     shirt_mask,
 )
+from fashion.uploads import MAX_UPLOAD_BYTES, InputError
 
 CORPUS = bad_files(MAX_UPLOAD_BYTES)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fashion import calibration, charts
+from fashion.card import ModelCard
 from fashion.ui import state
 
 LATENCY_KEY = "latencies_ms"  # session_state: {model name: median ms}, measured on this page
@@ -25,14 +26,14 @@ def render() -> None:
     if st.button("Measure latency again", key="remeasure"):
         latencies.clear()
     for card in cards:
-        if card["name"] not in latencies:
+        if card.name not in latencies:
             with (
-                state.friendly_errors(f"the latency of {card['name']}"),
-                st.spinner(f"Timing {card['name']}…"),
+                state.friendly_errors(f"the latency of {card.name}"),
+                st.spinner(f"Timing {card.name}…"),
             ):
-                latencies[card["name"]] = state.measure_latency(card["name"])
+                latencies[card.name] = state.measure_latency(card.name)
     st.dataframe(
-        [summary_row(card, latencies.get(card["name"])) for card in cards],
+        [summary_row(card, latencies.get(card.name)) for card in cards],
         hide_index=True,
         column_config={
             "test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
@@ -55,26 +56,24 @@ def render() -> None:
             trust(name)
     with st.expander("How to reproduce each model"):
         for card in cards:
-            st.markdown(f"**{card['name']}**: {card.get('description', '')}")
-            if card.get("command"):
-                st.code(card["command"], language="bash")
+            st.markdown(f"**{card.name}**: {card.description}")
+            if card.command:
+                st.code(card.command, language="bash")
 
 
-def summary_row(card: dict, latency_ms: float | None) -> dict:
+def summary_row(card: ModelCard, latency_ms: float | None) -> dict:
     """One table row from a model card (numbers as numbers so the table sorts them)."""
-    acc = card.get("test_accuracy")
-    size = card.get("file_bytes")
-    secs = card.get("train_seconds")
+    acc = card.test_accuracy
     return {
-        "model": card["name"],
+        "model": card.name,
         "test accuracy": None if acc is None else 100 * acc,
-        "parameters": card.get("n_params"),
-        "size (MB)": None if size is None else size / 1e6,
+        "parameters": card.n_params,
+        "size (MB)": card.file_bytes / 1e6 if card.file_bytes else None,
         "latency (ms)": latency_ms,
-        "epochs": card.get("epochs"),
-        "train time (min)": None if secs is None else secs / 60,
-        "temperature": card.get("temperature"),
-        "ECE calibrated": None if card.get("ece_after") is None else 100 * card["ece_after"],
+        "epochs": card.epochs,
+        "train time (min)": card.train_seconds / 60 if card.train_seconds else None,
+        "temperature": card.temperature if card.calibrated else None,
+        "ECE calibrated": None if card.ece_after is None else 100 * card.ece_after,
     }
 
 
@@ -103,22 +102,22 @@ def trust(name: str) -> None:
         "Each bar is the accuracy of the test images whose top probability falls in that "
         "bin; a calibrated model's bars sit on the diagonal. ECE: 15 bins, official test set."
     )
-    st.plotly_chart(calibration.reliability_diagram(raw, calibrated, labels), key="reliability")
+    st.plotly_chart(charts.reliability_diagram(raw, calibrated, labels), key="reliability")
     ood_rates(clf.card)
 
 
-def ood_rates(card: dict) -> None:
+def ood_rates(card: ModelCard) -> None:
     st.subheader('"This does not look like a garment"')
-    if "ood_threshold" not in card:
+    if not card.has_ood_check:
         st.info(
             "No not-a-garment threshold in this model's card yet "
             "(`python -m fashion calibrate`), so the warning never fires for it."
         )
         return
     a, b = st.columns(2)
-    a.metric("Official test images flagged", f"{card['ood_flag_rate_test']:.1%}")
-    b.metric("Generated non-garments flagged", f"{card['ood_flag_rate_generated']:.1%}")
-    by_kind = card.get("ood_flag_rate_by_kind") or {}
+    a.metric("Official test images flagged", f"{card.ood_flag_rate_test:.1%}")
+    b.metric("Generated non-garments flagged", f"{card.ood_flag_rate_generated:.1%}")
+    by_kind = card.ood_flag_rate_by_kind
     if by_kind:
         st.dataframe(
             [{"non-garment": k, "flagged": 100 * v} for k, v in by_kind.items()],
@@ -126,8 +125,8 @@ def ood_rates(card: dict) -> None:
             column_config={"flagged": st.column_config.NumberColumn(format="%.0f%%")},
         )
     st.caption(
-        f"Score: {card.get('ood_score', 'energy')}; "
-        + card.get("ood_generated", f"threshold {card['ood_threshold']:.3f}")
+        f"Score: {card.ood_score or 'energy'}; "
+        + (card.ood_generated or f"threshold {card.ood_threshold:.3f}")
     )
 
 

@@ -8,15 +8,14 @@ once per model (`st.cache_data`: a plain array every session can copy).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from fashion import calibration, data, explain, ood
-from fashion.inference import Classifier, available_models
+from fashion import bench, calibration, data, explain
+from fashion import card as cards
+from fashion.inference import Classifier, Prediction
 
 MODEL_KEY = "model_name"  # st.session_state key of the model chosen in the sidebar
 
@@ -33,9 +32,9 @@ def classifier(name: str) -> Classifier:
 
 
 @st.cache_data(show_spinner=False, ttl=60)
-def model_cards() -> list[dict]:
+def model_cards() -> list[cards.ModelCard]:
     """Cards of the shipped models, best first (re-read every minute: training may add one)."""
-    return available_models()
+    return cards.shipped()
 
 
 @st.cache_data(show_spinner="Classifying the 10,000 test images (once per model)…")
@@ -54,21 +53,9 @@ def test_probabilities(name: str) -> np.ndarray:
     return calibration.softmax(test_logits(name), classifier(name).temperature)
 
 
-@dataclass(frozen=True)
-class Prediction:
-    probs: np.ndarray  # (10,) calibrated probabilities, exactly Classifier.predict_one's
-    not_garment: bool  # the card's out-of-distribution check fired
-
-
 def predict(name: str, image: np.ndarray) -> Prediction:
-    """Probabilities and the "not a garment?" flag of one 28x28 image, from one forward pass."""
-    clf = classifier(name)
-    logits = clf.logits(image)  # (1, 10)
-    probs = calibration.softmax(logits, clf.temperature)[0]
-    # The check looks at the pixels too: noise and faces can fool the logits alone.
-    images = np.asarray(image, dtype=np.float32)[None]  # (1, 28, 28)
-    flagged = ood.is_not_garment(logits, clf.card, images, clf.path.parent)
-    return Prediction(probs=probs, not_garment=bool(flagged[0]))
+    """`Classifier.predict` of the model `name` (loaded once per process)."""
+    return classifier(name).predict(image)
 
 
 @st.cache_data(show_spinner="Working out which pixels mattered…", max_entries=256)
@@ -91,20 +78,13 @@ def test_thumbnails(indices: tuple[int, ...], factor: int = 3) -> np.ndarray:
 
 def measure_latency(name: str, repeats: int = 30) -> float:
     """Median wall time in milliseconds of one single-image prediction, measured now."""
-    clf = classifier(name)
-    img = dataset().test.as_float()[0]
-    clf.predict_one(img)  # warm-up: first calls allocate buffers
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        clf.predict_one(img)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times))
+    images = dataset().test.as_float()[:8]
+    return bench.time_per_image(classifier(name).predict, images, repeats)["p50"]
 
 
-def model_label(card: dict) -> str:
-    acc = card.get("test_accuracy")
-    return f"{card['name']} · {acc:.2%}" if acc is not None else card["name"]
+def model_label(card: cards.ModelCard) -> str:
+    acc = card.test_accuracy
+    return f"{card.name} · {acc:.2%}" if acc is not None else card.name
 
 
 def model_picker() -> str | None:
@@ -112,15 +92,15 @@ def model_picker() -> str | None:
 
     The choice lives in st.session_state[MODEL_KEY], so every page sees the same model.
     """
-    cards = model_cards()
-    if not cards:
+    shipped = model_cards()
+    if not shipped:
         st.sidebar.error(
             "No trained model found in assets/models. Train one with "
             "`python -m fashion train flatten-128` (or `make` the shipped ones)."
         )
         return None
-    names = [c["name"] for c in cards]
-    labels = {c["name"]: model_label(c) for c in cards}
+    names = [c.name for c in shipped]
+    labels = {c.name: model_label(c) for c in shipped}
     if st.session_state.get(MODEL_KEY) not in names:
         st.session_state[MODEL_KEY] = names[0]  # best first: the default model
     st.sidebar.selectbox(

@@ -1,8 +1,9 @@
-"""Images the tests draw themselves: garments, shop photos, broken files, fuzz mutations.
+"""Images the project draws itself: garments, shop photos, broken files, fuzz mutations.
 
 Everything here is deterministic (seeded) and returns plain numpy arrays or file bytes,
-so a test can say exactly what it fed to the photo path. The fuzz mutators live here too
-because both tests/test_fuzz.py and benchmarks/fuzz_uploads.py use them.
+so a test or a benchmark can say exactly what it fed to the photo path. It lives in the
+library because tests, benchmarks and the app's examples all use it (tests and
+benchmarks never import each other's images).
 """
 
 from __future__ import annotations
