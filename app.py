@@ -33,8 +33,21 @@ PAGES = [
         icon=":material/search:",
         url_path="mistakes",
     ),
+    st.Page("fashion/ui/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
+    st.Page(
+        "fashion/ui/compare.py",
+        title="Model vs model",
+        icon=":material/compare_arrows:",
+        url_path="compare",
+    ),
     st.Page(
         "fashion/ui/models.py", title="Models", icon=":material/monitoring:", url_path="models"
+    ),
+    st.Page(
+        "fashion/ui/playground.py",
+        title="Playground",
+        icon=":material/model_training:",
+        url_path="playground",
     ),
     st.Page(
         "fashion/ui/dataset.py", title="Dataset", icon=":material/dataset:", url_path="dataset"

@@ -133,10 +133,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per model")
     p.set_defaults(func=calibrate.cli)
 
+    p = sub.add_parser(
+        "map", help="the 2-D map of the test set the app's Map page shows (NAME.map.npz)"
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", help="shipped model name (default: the best one)")
+    which.add_argument("--all", action="store_true", help="every shipped model")
+    p.add_argument("--models-dir")
+    p.add_argument("--seed", type=int, default=0, help="t-SNE's random state")
+    p.add_argument("--limit", type=int, help="map only the first N test images (a quick check)")
+    p.set_defaults(func=_cmd_map)
+
     p = sub.add_parser("models", help="list registered and shipped models")
     p.add_argument("--markdown", action="store_true", help="the README's table of shipped models")
     p.set_defaults(func=_cmd_models)
     return parser
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    from fashion import embedding
+    from fashion.card import MODELS_DIR, shipped
+
+    models_dir = args.models_dir or MODELS_DIR
+    names = [c.name for c in shipped(models_dir)] if args.all else [args.model]
+    for name in names:
+        path = embedding.write(name, models_dir, limit=args.limit, seed=args.seed)
+        print(f"wrote {path} ({embedding.TestMap.load(path).seconds:.0f} s)", flush=True)
+    return 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

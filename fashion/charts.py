@@ -285,3 +285,149 @@ def reliability_diagram(
         legend={"x": 0.01, "y": 0.99},
     )
     return fig
+
+
+# Tableau 10: ten hues most people tell apart, one per class on the test-set map.
+CLASS_COLOURS = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#7f7f7f",
+)  # fmt: skip
+CONTEXT = "#e9ecef"  # points the filters leave out: still drawn, so the shape stays
+
+
+def test_map(
+    xy: np.ndarray,
+    labels: np.ndarray,
+    pred: np.ndarray,
+    confidence: np.ndarray,
+    shown: np.ndarray,
+    placed: np.ndarray | None = None,
+    neighbours: np.ndarray | None = None,
+    height: int = 620,
+) -> go.Figure:
+    """The test set as a map: one colour per true class, a cross for each mistake.
+
+    Every coloured point carries its test index as `customdata` (a plain int), which
+    Streamlit's selection events hand back; `map_selection` reads them.
+
+    Args:
+        xy: (N, 2) map coordinates (fashion.embedding), row i = test image i.
+        labels, pred: (N,) true and predicted classes.
+        confidence: (N,) probability of the predicted class.
+        shown: test indices the filters keep, drawn in colour; the others are drawn
+            in light grey underneath, without hover, so the map keeps its shape.
+        placed: (2,) where an uploaded image lands, drawn as a star.
+        neighbours: test indices of its nearest test images, ringed.
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    labels, pred = np.asarray(labels), np.asarray(pred)
+    shown = np.asarray(shown, dtype=np.int64)
+    fig = go.Figure()
+    rest = np.setdiff1d(np.arange(len(xy)), shown)
+    fig.add_trace(
+        go.Scattergl(
+            x=xy[rest, 0],
+            y=xy[rest, 1],
+            mode="markers",
+            marker=dict(size=4, color=CONTEXT),
+            hoverinfo="skip",
+            name="filtered out",
+            showlegend=len(rest) > 0,
+        )
+    )
+    for c in range(NUM_CLASSES):
+        idx = shown[labels[shown] == c]
+        wrong = pred[idx] != c
+        text = [
+            f"#{i} · true <b>{CLASS_NAMES[c]}</b><br>"
+            + (f"said <b>{CLASS_NAMES[p]}</b> {q:.0%} ✗" if w else f"said {CLASS_NAMES[p]} {q:.0%}")
+            for i, p, q, w in zip(idx, pred[idx], confidence[idx], wrong, strict=True)
+        ]
+        fig.add_trace(
+            go.Scattergl(
+                x=xy[idx, 0],
+                y=xy[idx, 1],
+                mode="markers",
+                marker=dict(
+                    color=CLASS_COLOURS[c],
+                    size=np.where(wrong, 9, 5).tolist(),
+                    symbol=np.where(wrong, "x", "circle").tolist(),
+                    line=dict(color=TRUE_MARK, width=np.where(wrong, 0.8, 0).tolist()),
+                ),
+                customdata=idx.tolist(),
+                text=text,
+                hovertemplate="%{text}<extra></extra>",
+                name=CLASS_NAMES[c],
+            )
+        )
+    if neighbours is not None and len(neighbours):
+        fig.add_trace(
+            go.Scatter(
+                x=xy[neighbours, 0],
+                y=xy[neighbours, 1],
+                mode="markers",
+                marker=dict(size=14, symbol="circle-open", color=TRUE_MARK, line=dict(width=2)),
+                hoverinfo="skip",
+                name="its nearest test images",
+            )
+        )
+    if placed is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[float(placed[0])],
+                y=[float(placed[1])],
+                mode="markers",
+                marker=dict(
+                    size=24, symbol="star", color="#ffd43b", line=dict(color=TRUE_MARK, width=2)
+                ),
+                hovertemplate="your image lands here<extra></extra>",
+                name="your image",
+            )
+        )
+    # t-SNE's axes have no units or meaning: only who is near whom counts.
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(
+        dragmode="lasso",
+        clickmode="event+select",
+        hovermode="closest",
+        legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, itemsizing="constant"),
+        plot_bgcolor="white",
+    )
+    return _compact(fig, height)
+
+
+def map_selection(points: Sequence[dict]) -> list[int]:
+    """Test indices of the points selected on a `test_map` (clicked, boxed or lassoed).
+
+    Points without a test index (the greyed-out context, the star, the rings) are
+    skipped; each index appears once, in selection order.
+    """
+    seen: dict[int, None] = {}
+    for point in points:
+        index = point.get("customdata")
+        if isinstance(index, list):  # some plotly versions wrap scalar customdata
+            index = index[0] if index else None
+        if isinstance(index, int | float) and not isinstance(index, bool):
+            seen.setdefault(int(index), None)
+    return list(seen)
+
+
+def disagreement_bars(
+    only_a: Sequence[int], only_b: Sequence[int], name_a: str, name_b: str
+) -> go.Figure:
+    """Per true class: images only model A gets right, and images only model B gets right."""
+    fig = go.Figure()
+    for counts, name, colour in ((only_a, name_a, SERIES[0]), (only_b, name_b, SERIES[1])):
+        fig.add_trace(
+            go.Bar(
+                x=list(CLASS_NAMES),
+                y=list(counts),
+                name=f"only {name} right",
+                marker_color=colour,
+                hovertemplate="%{x}: %{y} images<extra>only " + name + " right</extra>",
+            )
+        )
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.12, x=0))
+    fig.update_yaxes(title="test images")
+    return _compact(fig, 340)

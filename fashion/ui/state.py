@@ -16,8 +16,15 @@ import streamlit as st
 from fashion import bench, calibration, data, explain
 from fashion import card as cards
 from fashion.inference import Classifier, Prediction
+from fashion.playground import SessionModel
 
 MODEL_KEY = "model_name"  # st.session_state key of the model chosen in the sidebar
+# st.session_state key of {name: SessionModel}: models trained in this session on the
+# Playground. Every loader below looks there first, so the picker, the Classify and the
+# Models pages use them like shipped ones; they stay private to the session and are
+# freed with it (never in the process-wide caches).
+SESSION_MODELS_KEY = "session_models"
+MAX_SESSION_MODELS = 3  # the oldest is dropped beyond this: memory per visitor is bounded
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
@@ -27,8 +34,31 @@ def dataset() -> data.Dataset:
 
 
 @st.cache_resource(show_spinner="Loading the model…")
-def classifier(name: str) -> Classifier:
+def _shipped_classifier(name: str) -> Classifier:
     return Classifier.load(name)
+
+
+def classifier(name: str) -> Classifier:
+    """Model `name`: this session's own (Playground) or a shipped one, loaded once."""
+    own = session_model(name)
+    return own.classifier if own else _shipped_classifier(name)
+
+
+def session_model(name: str) -> SessionModel | None:
+    return st.session_state.get(SESSION_MODELS_KEY, {}).get(name)
+
+
+def session_models() -> list[SessionModel]:
+    """Models trained in this session, oldest first."""
+    return list(st.session_state.get(SESSION_MODELS_KEY, {}).values())
+
+
+def add_session_model(model: SessionModel) -> None:
+    """Make a model trained on the Playground usable by every page of this session."""
+    own = st.session_state.setdefault(SESSION_MODELS_KEY, {})
+    own[model.name] = model
+    while len(own) > MAX_SESSION_MODELS:
+        own.pop(next(iter(own)))
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -38,19 +68,37 @@ def model_cards() -> list[cards.ModelCard]:
 
 
 @st.cache_data(show_spinner="Classifying the 10,000 test images (once per model)…")
+def _shipped_test_logits(name: str) -> np.ndarray:
+    return _shipped_classifier(name).logits(dataset().test.as_float())
+
+
 def test_logits(name: str) -> np.ndarray:
     """(10000, 10) raw logits of model `name` on the official test set."""
-    return classifier(name).logits(dataset().test.as_float())
+    own = session_model(name)
+    return own.test_logits if own else _shipped_test_logits(name)
 
 
 @st.cache_data(show_spinner=False)
+def _shipped_test_probabilities(name: str) -> np.ndarray:
+    return _shipped_classifier(name).probabilities(_shipped_test_logits(name))
+
+
 def test_probabilities(name: str) -> np.ndarray:
     """(10000, 10) probabilities as the app shows them: calibrated if the card has a T.
 
     Derived from the cached logits so calibrated and uncalibrated views (the reliability
     diagram needs both) cost one pass over the test set, not two.
     """
-    return calibration.softmax(test_logits(name), classifier(name).temperature)
+    own = session_model(name)
+    if own:
+        return calibration.softmax(own.test_logits, own.classifier.temperature)
+    return _shipped_test_probabilities(name)
+
+
+@st.cache_data(show_spinner=False)
+def test_reliability(name: str) -> dict:
+    """Per-confidence-bin counts and accuracy of model `name` on the test set, as shown."""
+    return calibration.reliability(test_probabilities(name), test_labels())
 
 
 def predict(name: str, image: np.ndarray) -> Prediction:
@@ -101,6 +149,9 @@ def model_picker() -> str | None:
         return None
     names = [c.name for c in shipped]
     labels = {c.name: model_label(c) for c in shipped}
+    for own in session_models():  # trained on the Playground: listed after the shipped
+        names.append(own.name)
+        labels[own.name] = f"{model_label(own.card)} (yours)"
     if st.session_state.get(MODEL_KEY) not in names:
         st.session_state[MODEL_KEY] = names[0]  # best first: the default model
     st.sidebar.selectbox(

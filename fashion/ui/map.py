@@ -1,0 +1,231 @@
+"""Map page: all 10,000 test images where the model puts them, and your image among them."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from fashion import charts, embedding, preprocess
+from fashion.classes import CLASS_NAMES, NUM_CLASSES
+from fashion.ui import mistakes, state
+from fashion.ui.images import enlarge
+
+ANY = -1
+SELECTION_KEY = "map_selection"  # test indices picked on the map (a click, a box, a lasso)
+MAX_SHOWN = 24  # selected images shown at once (a lasso can take thousands)
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
+CANVAS_SIZE = 224
+
+
+def render() -> None:
+    st.title("Map of the test set")
+    name = state.current_model()
+    if name is None:
+        st.error("No trained model is available.")
+        return
+    with state.friendly_errors("the map"):
+        show(name)
+
+
+@st.cache_data(show_spinner=False)
+def _stored_map(name: str, mtime_ns: int) -> embedding.TestMap:
+    return embedding.TestMap.load(embedding.map_path(name))
+
+
+def stored_map(name: str) -> embedding.TestMap | None:
+    """The map file of a shipped model (re-read when `python -m fashion map` rewrites it)."""
+    path = embedding.map_path(name)
+    return _stored_map(name, path.stat().st_mtime_ns) if path.exists() else None
+
+
+@st.cache_data(show_spinner=False)
+def fingerprint(name: str) -> str:
+    return embedding.weights_fingerprint(state.classifier(name).model)
+
+
+@st.cache_data(show_spinner="Computing the features of the 10,000 test images (once per model)…")
+def test_features(name: str) -> np.ndarray:
+    """(10000, D) penultimate-layer features of the shipped model `name`."""
+    return state.classifier(name).outputs(state.dataset().test.as_float())[1]
+
+
+def _on_select() -> None:
+    """A click, box or lasso on the map -> the selected test indices."""
+    event = st.session_state.get("map_chart") or {}
+    picked = charts.map_selection(event.get("selection", {}).get("points", []))
+    st.session_state[SELECTION_KEY] = picked
+    # One dot clicked: open it straight away; several: let the visitor choose.
+    st.session_state[mistakes.SELECTED_KEY] = picked[0] if len(picked) == 1 else None
+
+
+def _clear_selection() -> None:
+    st.session_state[SELECTION_KEY] = []
+    st.session_state[mistakes.SELECTED_KEY] = None
+
+
+def show(name: str) -> None:
+    if state.session_model(name) is not None:
+        st.info(
+            f"**{name}** was trained here in this session; maps are computed for the shipped "
+            "models (t-SNE of 10,000 images takes minutes). Pick a shipped model in the sidebar."
+        )
+        return
+    test_map = stored_map(name)
+    if test_map is None:
+        st.warning(
+            f"No map for **{name}** yet. Compute it with "
+            f"`python -m fashion map --model {name}` (a few minutes on 2 CPU cores)."
+        )
+        return
+    if test_map.fingerprint != fingerprint(name):
+        st.error(
+            f"The stored map was computed from other weights than today's **{name}** "
+            f"(the model was retrained). Recompute it: `python -m fashion map --model {name}`."
+        )
+        return
+    probs, labels = state.test_probabilities(name), state.test_labels()
+    pred = probs.argmax(axis=1)
+    st.caption(
+        f"Each dot is one of the 10,000 official test images, placed by a {test_map.method} "
+        f"of **{name}**: images the model sees as alike sit together. Colour = true class; "
+        "**✕ = a mistake**. Hover for the label and the prediction; **click a dot or draw a "
+        "lasso** round a few to see the images. The Shirt, T-shirt/top, Pullover and Coat "
+        "clouds touching is the confusion matrix's worst corner, seen from above."
+    )
+    shown = filters(probs, labels)
+    wrong = int((pred[shown] != labels[shown]).sum())
+    st.caption(f"**{len(shown):,}** of 10,000 images in colour, **{wrong:,}** of them mistakes.")
+    map_box, selection_box = st.container(), st.container()
+    placement = your_image(name, test_map)
+    with map_box:
+        fig = charts.test_map(
+            test_map.xy,
+            labels,
+            pred,
+            probs.max(axis=1),
+            shown,
+            placed=None if placement is None else placement.xy,
+            neighbours=None if placement is None else placement.neighbours,
+        )
+        st.plotly_chart(
+            fig,
+            key="map_chart",
+            on_select=_on_select,
+            selection_mode=("points", "box", "lasso"),
+            config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]},
+        )
+    with selection_box:
+        selected_images(name, probs, labels)
+
+
+def filters(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    fmt = {ANY: "Any", **dict(enumerate(CLASS_NAMES))}.__getitem__
+    options = [ANY, *range(NUM_CLASSES)]
+    a, b, c = st.columns([1.4, 1, 1])
+    kind = a.selectbox(
+        "Show", list(embedding.FILTERS), format_func=embedding.FILTERS.get, key="map_filter"
+    )
+    true_c = b.selectbox("True class", options, format_func=fmt, key="map_true")
+    pred_c = c.selectbox("Predicted class", options, format_func=fmt, key="map_pred")
+    return embedding.filter_points(
+        probs,
+        labels,
+        kind=kind,
+        true_class=None if true_c == ANY else true_c,
+        predicted_class=None if pred_c == ANY else pred_c,
+    )
+
+
+def selected_images(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
+    selected = st.session_state.get(SELECTION_KEY) or []
+    if not selected:
+        st.info(
+            "Nothing selected yet: click a dot, or draw a lasso round a group of dots "
+            "(the box tool is in the chart's toolbar).",
+            icon=":material/gesture:",
+        )
+        return
+    head, clear = st.columns([4, 1], vertical_alignment="bottom")
+    n = len(selected)
+    head.subheader(f"{n:,} selected image{'s' * (n != 1)}")
+    clear.button("Clear the selection", on_click=_clear_selection, key="map_clear")
+    if n > MAX_SHOWN:
+        st.caption(f"Showing the first {MAX_SHOWN}; draw a smaller lasso to see others.")
+    inspected = st.session_state.get(mistakes.SELECTED_KEY)
+    if inspected is not None and int(inspected) in selected:
+        mistakes.detail(name, int(inspected), probs, labels)
+    mistakes.grid(np.asarray(selected[:MAX_SHOWN]), probs, labels)
+
+
+def your_image(name: str, test_map: embedding.TestMap) -> embedding.Placement | None:
+    """Upload or sketch an image; show where it lands and its nearest test images."""
+    st.subheader("Where does your image land?")
+    st.caption(
+        "Your image goes through the same steps as on the Classify page, then the model "
+        f"computes its features. t-SNE cannot place a new point by itself, so it is put at "
+        f"the **average position of its {embedding.K_NEIGHBOURS} nearest test images in the "
+        "model's feature space** (the neighbours are exact; the star is their mean)."
+    )
+    upload_tab, sketch_tab = st.tabs([":material/photo_camera: Upload", ":material/draw: Sketch"])
+    with upload_tab:
+        file = st.file_uploader("A photo of one garment", type=UPLOAD_TYPES, key="map_upload")
+        prepared = None
+        if file is not None:
+            try:
+                prepared = preprocess.photo(file.getvalue())
+            except preprocess.InputError as exc:
+                st.error(f"This file cannot be used: {exc}")
+    with sketch_tab:
+        sketched = _sketch()
+    prepared = prepared or sketched
+    if prepared is None:
+        return None
+    clf = state.classifier(name)
+    result = state.predict(name, prepared.image)
+    _, features = clf.outputs(prepared.image)
+    placement = embedding.place(features[0], test_features(name), test_map.xy)
+    labels = state.test_labels()
+    near = labels[placement.neighbours]
+    counts = np.bincount(near, minlength=NUM_CLASSES)
+    among = ", ".join(f"{counts[c]} {CLASS_NAMES[c]}" for c in np.argsort(-counts) if counts[c])
+    left, right = st.columns([1, 4], vertical_alignment="center")
+    left.image(enlarge(prepared.image, 4), caption="What the model sees (28×28)", width="stretch")
+    with right:
+        st.markdown(f"**Prediction: {result.class_name}** ({result.confidence:.0%})")
+        st.markdown(f"**Your image lands here** (★ on the map), among: {among}.")
+        if result.not_garment:
+            st.warning("This does not look like a garment to the model.", icon=":material/warning:")
+    thumbs = state.test_thumbnails(tuple(int(i) for i in placement.neighbours))
+    cols = st.columns(5)
+    for k, i in enumerate(placement.neighbours):
+        cols[k % 5].image(thumbs[k], caption=f"#{i} · {CLASS_NAMES[labels[i]]}", width="stretch")
+    return placement
+
+
+def _sketch() -> preprocess.Prepared | None:
+    # The component registers itself on import, which needs a Streamlit runtime.
+    from streamlit_drawable_canvas import st_canvas
+
+    st.caption("Draw one garment as a solid shape (the dataset's images are silhouettes).")
+    result = st_canvas(
+        stroke_width=18,
+        stroke_color="#000000",
+        background_color="#ffffff",
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key="map_canvas",
+    )
+    strokes = (result.json_data or {}).get("objects") or []
+    if not strokes or result.image_data is None:
+        return None
+    try:
+        return preprocess.sketch(np.asarray(result.image_data))
+    except preprocess.InputError as exc:
+        st.warning(str(exc))
+        return None
+
+
+if __name__ == "__main__":
+    render()
