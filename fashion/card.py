@@ -14,6 +14,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
+
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 
 
@@ -44,14 +46,17 @@ class ModelCard:
     confusion_matrix: list[list[int]] = field(default_factory=list)  # rows = true label
     # From `python -m fashion calibrate` (fitted on the validation split).
     temperature: float = 1.0
+    # Isotonic map of the top probability, [knots_x, knots_y] (fashion.calibration);
+    # empty when the temperature alone calibrates well enough.
+    confidence_map: list[list[float]] = field(default_factory=list)
     calibration: str = ""
     ece_before: float | None = None
-    ece_after: float | None = None
+    ece_temperature: float | None = None  # with the temperature alone
+    ece_after: float | None = None  # as the app shows them (temperature + map)
     nll_val_before: float | None = None
     nll_val_after: float | None = None
-    ood_score: str = ""
-    ood_threshold: float | None = None  # energy above it: flag
-    ood_threshold_pixel: float | None = None  # distance to the garment subspace above it
+    ood_score: str = ""  # the scores combined, e.g. "feature+pixel" (fashion.ood)
+    ood_thresholds: dict[str, float] = field(default_factory=dict)  # score -> flag above
     ood_flag_rate_val: float | None = None
     ood_flag_rate_test: float | None = None
     ood_flag_rate_generated: float | None = None
@@ -99,8 +104,14 @@ class ModelCard:
         return self.temperature != 1.0
 
     @property
+    def confidence_knots(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self.confidence_map:
+            return None
+        return np.asarray(self.confidence_map[0]), np.asarray(self.confidence_map[1])
+
+    @property
     def has_ood_check(self) -> bool:
-        return self.ood_threshold is not None
+        return bool(self.ood_thresholds)
 
 
 def card_path(name: str, models_dir: str | os.PathLike = MODELS_DIR) -> Path:

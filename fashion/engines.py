@@ -9,7 +9,10 @@ image). The engines below skip that:
 - `TracedRunner` runs the Keras model through a `tf.function` traced once; kept to
   compare against (`python -m fashion bench` measures both).
 
-Both share `in_chunks`: the batching, the empty-batch answer and the lock.
+Both run the model's *twin* (`twin_model`): the logits and the penultimate-layer
+features side by side, so one forward pass gives the answer and what the "not a
+garment?" check measures. Both share `in_chunks`: the batching, the empty-batch answer
+and the lock.
 """
 
 from __future__ import annotations
@@ -40,21 +43,77 @@ def as_batch(images: np.ndarray) -> np.ndarray:
     return x
 
 
+def feature_layers(model) -> list:
+    """The layers whose activations describe an input, deepest first: the penultimate
+    layer (the input of the final `logits` layer), then, for conv nets, the last ReLU
+    at each finer resolution (28x28, 14x14), globally average-pooled. Low-level statistics
+    tell a digit or a street photo from a garment where the last layer alone may not
+    (Lee et al., 2018, use every stage for this reason)."""
+    import keras
+
+    last_relu_at: dict[int, object] = {}
+    for layer in model.layers:
+        shape = layer.output.shape
+        if isinstance(layer, keras.layers.ReLU) and len(shape) == 4:
+            last_relu_at[shape[1]] = layer
+    finest_first = [last_relu_at[size] for size in sorted(last_relu_at, reverse=True)]
+    # The coarsest stage is what the penultimate layer already pools.
+    return [model.layers[-1], *finest_first[:-1]]
+
+
+def twin_model(model):
+    """The graph the Classifier serves: (N, 28, 28, 1) -> (N, 10 + D), the logits then the
+    features of `feature_layers` (penultimate first), concatenated.
+
+    One output tensor keeps the TFLite file's contract unambiguous (no output order to
+    guess); `logits_of` / `features_of` split it, `feature_groups` says where each
+    layer's part ends.
+    """
+    import keras
+
+    parts = [model.output]
+    for k, layer in enumerate(feature_layers(model)):
+        if k == 0:
+            parts.append(layer.input)  # every registered model ends in Dense(10) logits
+        else:
+            pooled = keras.layers.GlobalAveragePooling2D(name=f"twin_gap_{layer.name}")
+            parts.append(pooled(layer.output))
+    joined = keras.layers.Concatenate(name="logits_and_features")(parts)
+    return keras.Model(model.input, joined, name=f"{model.name}_twin")
+
+
+def feature_groups(model) -> list[int]:
+    """Sizes of the feature parts of `twin_model(model)`'s output, in order."""
+    return [
+        int(layer.input.shape[-1] if k == 0 else layer.output.shape[-1])
+        for k, layer in enumerate(feature_layers(model))
+    ]
+
+
+def logits_of(outputs: np.ndarray) -> np.ndarray:
+    return outputs[:, :NUM_CLASSES]
+
+
+def features_of(outputs: np.ndarray) -> np.ndarray:
+    return outputs[:, NUM_CLASSES:]
+
+
 def in_chunks(
-    run: Callable[[np.ndarray], np.ndarray], images: np.ndarray, lock: threading.Lock
+    run: Callable[[np.ndarray], np.ndarray], images: np.ndarray, lock: threading.Lock, width: int
 ) -> np.ndarray:
-    """(N, 10) logits of `images` through `run`, BATCH images at a time, under `lock`."""
+    """(N, width) outputs of `images` through `run`, BATCH images at a time, under `lock`."""
     x = np.ascontiguousarray(as_batch(images))
     if len(x) == 0:
-        return np.zeros((0, NUM_CLASSES), np.float32)
+        return np.zeros((0, width), np.float32)
     with lock:
         return np.concatenate([run(x[i : i + BATCH]) for i in range(0, len(x), BATCH)])
 
 
 class TracedRunner:
-    """Logits from a Keras model through a `tf.function` traced once for any batch size."""
+    """Outputs of a Keras model through a `tf.function` traced once for any batch size."""
 
     def __init__(self, model) -> None:
+        self.width = int(model.output.shape[-1])
         import tensorflow as tf
 
         @tf.function(
@@ -69,10 +128,11 @@ class TracedRunner:
         # Keras layers are not guaranteed thread-safe (tensorflow#61298); one lock per
         # model costs ~1 ms of queueing per concurrent request, which is fine here.
         self._lock = threading.Lock()
-        self.logits(np.zeros((1, *INPUT_SHAPE), np.float32))  # trace now, not on first use
+        self.run(np.zeros((1, *INPUT_SHAPE), np.float32))  # trace now, not on first use
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        return in_chunks(lambda x: self._fn(x).numpy(), images, self._lock)
+    def run(self, images: np.ndarray) -> np.ndarray:
+        """(N, width) model outputs for images in [0, 1] (any shape `as_batch` accepts)."""
+        return in_chunks(lambda x: self._fn(x).numpy(), images, self._lock, self.width)
 
 
 def _interpreter_class():
@@ -92,7 +152,7 @@ def _interpreter_class():
 
 
 class TFLiteRunner:
-    """Logits from a .tflite model.
+    """Outputs of a .tflite model (the twin: logits and features).
 
     Args:
         source: a .tflite file path, or the flat buffer itself (bytes).
@@ -108,14 +168,16 @@ class TFLiteRunner:
             warnings.simplefilter("ignore")
             self._interp = interpreter(model_content=content, num_threads=num_threads)
         self._input = self._interp.get_input_details()[0]["index"]
-        self._output = self._interp.get_output_details()[0]["index"]
+        output = self._interp.get_output_details()[0]
+        self._output = output["index"]
+        self.width = int(output["shape"][-1])
         self._batch = -1  # the batch size the tensors are currently allocated for
         # An interpreter holds its input and output buffers: two threads invoking it at
         # once would overwrite each other's images, so every call takes the lock.
         self._lock = threading.Lock()
-        self.logits(np.zeros((1, *INPUT_SHAPE), np.float32))  # allocate now, not on first use
+        self.run(np.zeros((1, *INPUT_SHAPE), np.float32))  # allocate now, not on first use
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
+    def _invoke(self, x: np.ndarray) -> np.ndarray:
         if len(x) != self._batch:
             self._interp.resize_tensor_input(self._input, list(x.shape))
             self._interp.allocate_tensors()
@@ -124,6 +186,6 @@ class TFLiteRunner:
         self._interp.invoke()
         return self._interp.get_tensor(self._output).copy()  # the buffer is reused next call
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """(N, 10) logits for images in [0, 1] (any shape `as_batch` accepts)."""
-        return in_chunks(self._run, images, self._lock)
+    def run(self, images: np.ndarray) -> np.ndarray:
+        """(N, width) model outputs for images in [0, 1] (any shape `as_batch` accepts)."""
+        return in_chunks(self._invoke, images, self._lock, self.width)

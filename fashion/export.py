@@ -14,7 +14,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-FORMATS = ("saved_model", "tflite")
+# "twin" is the file the Classifier serves (assets/models/NAME.tflite, written by
+# `train`): logits and penultimate features in one output (fashion.engines.twin_model).
+FORMATS = ("saved_model", "tflite", "twin")
 # Where `python -m fashion export` writes when no --out is given (not committed).
 EXPORT_DIR = Path("exports")
 
@@ -64,4 +66,8 @@ def export(model, fmt: str, out_dir: str | Path, name: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     if fmt == "saved_model":
         return export_saved_model(model, out_dir / f"{name}.saved_model")
+    if fmt == "twin":
+        from fashion.engines import twin_model
+
+        return export_tflite(twin_model(model), out_dir / f"{name}.tflite")
     return export_tflite(model, out_dir / f"{name}.tflite")

@@ -20,9 +20,17 @@ import numpy as np
 
 from fashion import card as cards
 from fashion import ood
-from fashion.calibration import softmax
+from fashion.calibration import calibrated
 from fashion.classes import CLASS_NAMES, INPUT_SHAPE
-from fashion.engines import TFLiteRunner, TracedRunner, as_batch
+from fashion.engines import (
+    TFLiteRunner,
+    TracedRunner,
+    as_batch,
+    feature_groups,
+    features_of,
+    logits_of,
+    twin_model,
+)
 
 ENGINES = ("tflite", "tf-function")
 # Up to this many images go to the one-thread interpreter: for a few images, handing
@@ -88,10 +96,15 @@ class Classifier:
             else cards.ModelCard(name=self.path.stem)
         )
         self.name = self.card.name
+        # Logits and penultimate features in one output: the answer and what the
+        # "not a garment?" check measures come from the same forward pass.
+        self.twin = twin_model(self.model)
+        self.feature_groups = feature_groups(self.model)  # sizes of the feature parts
         if engine == "tflite":
             self._small, self._large = self._tflite_runners()
         else:
-            self._small = self._large = TracedRunner(self.model)
+            self._small = self._large = TracedRunner(self.twin)
+        self.detector = ood.Detector.load(self.card, self.path.parent)
 
     def _tflite_runners(self) -> tuple[TFLiteRunner, TFLiteRunner]:
         from fashion.export import tflite_bytes
@@ -106,14 +119,16 @@ class Classifier:
         if content is None:
             # No (valid) twin, e.g. a model trained before `train` wrote one: convert
             # in memory, a few seconds once per load.
-            content = tflite_bytes(self.model)
+            content = tflite_bytes(self.twin)
             small = TFLiteRunner(content, num_threads=1)
         return small, TFLiteRunner(content, num_threads=os.cpu_count() or 1)
 
     def _matches_keras(self, runner: TFLiteRunner) -> bool:
         probe = np.random.default_rng(0).random((4, *INPUT_SHAPE), dtype=np.float32)
-        want = np.asarray(self.model(probe, training=False))
-        return bool(np.abs(runner.logits(probe) - want).max() <= PROBE_TOLERANCE)
+        want = np.asarray(self.twin(probe, training=False))
+        got = runner.run(probe)
+        # A twin from before features were served has 10 outputs: stale too.
+        return got.shape == want.shape and bool(np.abs(got - want).max() <= PROBE_TOLERANCE)
 
     @classmethod
     def load(
@@ -136,22 +151,38 @@ class Classifier:
     def n_params(self) -> int:
         return int(self.model.count_params())
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """(N, 10) raw logits for images in [0, 1]; any of the shapes `as_batch` accepts."""
+    def _run(self, images: np.ndarray) -> np.ndarray:
         x = as_batch(images)
         runner = self._small if len(x) <= SMALL_BATCH else self._large
-        return runner.logits(x)
+        return runner.run(x)
+
+    def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits (N, 10), penultimate features (N, D)) from one forward pass."""
+        out = self._run(images)
+        return logits_of(out), features_of(out)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """(N, 10) raw logits for images in [0, 1]; any of the shapes `as_batch` accepts."""
+        return logits_of(self._run(images))
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """(N, 10) calibrated probabilities of raw logits: temperature, then the card's
+        confidence map if it has one. Never changes the predicted class."""
+        return calibrated(logits, self.temperature, self.card.confidence_knots)
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
         """(N, 10) calibrated probabilities, float64 rows summing to 1 (no OOD check)."""
-        return softmax(self.logits(images), self.temperature)
+        return self.probabilities(self.logits(images))
 
     def predict_many(self, images: np.ndarray) -> list[Prediction]:
         """One `Prediction` per image, from one forward pass over the batch."""
         x = as_batch(images)
-        logits = self.logits(x)
-        probs = softmax(logits, self.temperature)
-        flags = ood.is_not_garment(logits, self.card, x, self.path.parent)
+        logits, features = self.outputs(x)
+        probs = self.probabilities(logits)
+        if self.detector is None:  # not calibrated yet: no check, no warning
+            flags = np.zeros(len(x), dtype=bool)
+        else:
+            flags = self.detector.flags(logits, features, x)
         return [Prediction(p, bool(f)) for p, f in zip(probs, flags, strict=True)]
 
     def predict(self, image: np.ndarray) -> Prediction:

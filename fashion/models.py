@@ -302,3 +302,21 @@ register(
     widths=(32, 64, 128),
     blocks=2,
 )(build_resnet)
+
+
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one forward pass for one image, counted over the conv and dense
+    layers (batch norm, pooling, activations and additions are a few percent at most)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            out = layer.output.shape  # (None, H, W, C_out)
+            kh, kw = layer.kernel_size
+            c_in = layer.input.shape[-1]
+            total += out[1] * out[2] * kh * kw * c_in * out[3] // layer.groups
+        elif isinstance(layer, layers.Dense):
+            positions = 1
+            for d in layer.output.shape[1:-1]:  # a Dense on (H, W, C) acts per position
+                positions *= d
+            total += positions * layer.input.shape[-1] * layer.units
+    return int(total)

@@ -1,51 +1,75 @@
-"""Not a garment? Score how unlike the training data an input is, and flag it.
+"""Not a garment? Score how unlike the training images an input is, and flag it.
 
-A classifier always names one of its ten classes, even for a blank canvas or a digit.
-No single cheap score catches every kind of non-garment, so we use two that fail in
-different places and flag an input when either one fires:
+A classifier always names one of its ten classes, even for a face, a digit or a photo
+of a street. Three scores look at an input from different sides; each is computed on the
+28x28 image the model actually saw, and on the one forward pass that classifies it:
 
-- "energy" of the logits, -T * logsumexp(logits / T) (Liu et al., 2020, "Energy-based
-  Out-of-distribution Detection"): it keeps the logits' magnitude, which softmax throws
-  away. It sees what the model thinks, so it catches inputs that excite no class
-  strongly (blank pages, many digits and texts), but an MLP can be very sure of itself
-  on noise.
-- "pixel": the distance of the image to the garment subspace, i.e. the squared residual
-  after projecting onto the top `N_COMPONENTS` principal components of the model's own
-  training images. Noise, faces and scattered strokes are far from every garment even
-  when the model's logits are large.
+- "feature": the Mahalanobis distance of the model's features to the nearest class,
+  under class-conditional Gaussians with one shared covariance per layer fitted on the
+  model's training images (Lee et al., 2018, "A Simple Unified Framework for Detecting
+  Out-of-Distribution Samples"): the penultimate layer and, for conv nets, the pooled
+  activations of the earlier stages (fashion.engines.feature_layers), each distance
+  divided by its dimension (its mean for an in-distribution input) and averaged. It
+  sees what the model sees, including inputs that make it confident for the wrong
+  reasons. The Gaussians are fitted twice, on training images and on their silhouettes
+  drawn on the sketch canvas, and the nearer fit counts: a filled-in drawing of a
+  garment is a garment, though its features have no fabric texture. The sketch view's
+  distances are scaled so that drawn training garments held out of the fit are almost
+  never (1 in 1,000) further than the image view's usual threshold.
+- "energy": -T * logsumexp(logits / T) (Liu et al., 2020, "Energy-based
+  Out-of-distribution Detection"): low when some class is strongly excited.
+- "pixel": the squared distance of the image to the garment subspace (the residual
+  after projecting onto the top principal components of training images). Noise and
+  scattered strokes are far from every garment even when the logits are large.
 
-At the same false-alarm budget energy alone misses many more generated non-garments
-than the pair (the "energy alone" column of benchmarks/RESULTS.md, section trust).
+An input is flagged when any score used by the model's card exceeds its threshold.
+`choose_thresholds` picks them without the test set: at most `MAX_VAL_FLAG_RATE` of the
+model's validation images may be flagged, and within that budget the thresholds flag
+the most generated non-garments (fashion/synthetic.py, seed 0). Which scores a card uses
+is decided by benchmarks/not_garment.py, measured on real non-garment images nobody in
+this project drew (benchmarks/RESULTS.md, section not-garment).
 
-Both thresholds are chosen by `fit_detector` without the test set: false flags on the
-model's validation split stay at or below `MAX_VAL_FLAG_RATE`, and within that budget
-the pair that flags most non-garments generated here (seed 0) wins. Flag rates are then
-reported on the official test set and on a fresh batch of generated non-garments
-(seed 1) that played no part in the choice.
-
-The principal components live next to the card in `NAME.ood.npz` (60 kB; too big for
-the JSON card); the thresholds and rates live in the card.
+The fitted statistics live next to the card in `NAME.ood.npz` (too big for the JSON);
+the thresholds and rates live in the card.
 """
 
 from __future__ import annotations
 
-import functools
+import itertools
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fashion import preprocess
 from fashion.calibration import logsumexp
 from fashion.card import MODELS_DIR, ModelCard, card_path
-from fashion.classes import IMAGE_SIZE
+from fashion.classes import IMAGE_SIZE, NUM_CLASSES
+from fashion.samples import silhouette_canvas
 from fashion.synthetic import EVAL_SEED, FIT_SEED, KINDS, N_PER_KIND, generate_non_garments
 
-MAX_VAL_FLAG_RATE = 0.05  # flag at most 1 in 20 real garments: a warning, not a wall
+SCORES = ("feature", "energy", "pixel")
+# Used unless told otherwise: the combination benchmarks/not_garment.py found best.
+DEFAULT_SCORES = ("feature", "energy")
+# Flag at most 1 in 50 real garments of the validation split: a warning, not a wall.
+MAX_VAL_FLAG_RATE = 0.02
+
+log = logging.getLogger(__name__)
 N_COMPONENTS = 20  # enough for the garment shapes, too few to also describe digits or text
 N_PCA_IMAGES = 5000  # training images the components are fitted on; more changes nothing
-SCORE_NAME = "energy+pixel"
-# Thresholds are tried at these quantiles of the validation scores (0.9 .. 1.0).
-_QUANTILES = np.linspace(0.9, 1.0, 41)
+N_FEATURE_IMAGES = 20000  # training images the class Gaussians are fitted on
+N_SKETCH_IMAGES = 3000  # training silhouettes the sketch view's Gaussians are fitted on
+# Held out of both fits (still training images), to put the two views on one scale: a
+# drawing is flagged only when it is further from the sketch view than all but 1 in
+# 1,000 drawn training garments (SKETCH_QUANTILE), and a photo when it is further from
+# the image view than all but IMAGE_QUANTILE of training images.
+N_HOLDOUT = 2000
+SKETCH_QUANTILE, IMAGE_QUANTILE = 0.999, 0.98
+VIEWS = ("images", "sketches")
+# Thresholds are tried at these quantiles of the validation scores.
+_QUANTILES = np.linspace(0.95, 1.0, 26)
 
 
 def energy_score(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -56,8 +80,7 @@ def energy_score(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 def _flat(images: np.ndarray) -> np.ndarray:
     """(N, 28, 28[, 1]) or one (28, 28[, 1]) image -> (N, 784) float64."""
-    x = np.asarray(images, dtype=np.float64)
-    return x.reshape(-1, IMAGE_SIZE * IMAGE_SIZE)
+    return np.asarray(images, dtype=np.float64).reshape(-1, IMAGE_SIZE * IMAGE_SIZE)
 
 
 def fit_pixel_model(images: np.ndarray, n_components: int = N_COMPONENTS) -> dict:
@@ -67,7 +90,7 @@ def fit_pixel_model(images: np.ndarray, n_components: int = N_COMPONENTS) -> dic
         images: (N, 28, 28[, 1]) float in [0, 1], real garments (never validation or test).
 
     Returns:
-        {"mean": (784,) float32, "components": (n_components, 784) float32, orthonormal rows}.
+        {"pixel_mean": (784,), "pixel_components": (n_components, 784) orthonormal rows}.
     """
     x = _flat(images)
     mean = x.mean(axis=0)
@@ -75,158 +98,278 @@ def fit_pixel_model(images: np.ndarray, n_components: int = N_COMPONENTS) -> dic
     # eigh of the 784x784 scatter matrix is much cheaper than an SVD of the N x 784 data.
     eigvals, eigvecs = np.linalg.eigh(z.T @ z)
     top = eigvecs[:, np.argsort(eigvals)[::-1][:n_components]].T
-    return {"mean": mean.astype(np.float32), "components": top.astype(np.float32)}
+    return {"pixel_mean": mean.astype(np.float32), "pixel_components": top.astype(np.float32)}
 
 
-def pixel_score(images: np.ndarray, pixel_model: dict) -> np.ndarray:
-    """(N,) squared distance of each image to the garment subspace; higher = less garment-like."""
-    z = _flat(images) - pixel_model["mean"].astype(np.float64)
-    comps = pixel_model["components"].astype(np.float64)
+def _split(features: np.ndarray, groups: np.ndarray) -> list[np.ndarray]:
+    """(N, sum(groups)) -> one (N, g) block per feature layer."""
+    return np.split(np.atleast_2d(features), np.cumsum(groups)[:-1], axis=1)
+
+
+def fit_feature_model(
+    features: np.ndarray, labels: np.ndarray, groups: list[int], view: str = "images"
+) -> dict:
+    """Class means and the shared precision matrix of each feature layer.
+
+    Args:
+        features: (N, D) features of training images (never validation or test), the
+            layers' parts side by side as `fashion.engines.twin_model` gives them.
+        labels: (N,) their labels.
+        groups: the size of each layer's part, in order (sum = D).
+        view: "images" or "sketches": which kind of training input they came from.
+
+    Returns:
+        {"feature_groups": (G,), f"{view}_means_{g}": (10, d_g),
+        f"{view}_precision_{g}": (d_g, d_g)} for each layer g.
+    """
+    labels = np.asarray(labels)
+    stats: dict = {"feature_groups": np.asarray(groups, np.int64)}
+    for g, block in enumerate(_split(np.asarray(features, np.float64), np.asarray(groups))):
+        means = np.stack([block[labels == k].mean(axis=0) for k in range(NUM_CLASSES)])
+        centred = block - means[labels]
+        cov = centred.T @ centred / len(block)
+        # A ridge of 1e-6 of the mean variance: ReLU features have dead (constant) units.
+        cov += np.eye(len(cov)) * 1e-6 * np.trace(cov) / len(cov)
+        stats[f"{view}_means_{g}"] = means.astype(np.float32)
+        stats[f"{view}_precision_{g}"] = np.linalg.inv(cov).astype(np.float32)
+    return stats
+
+
+def sketch_view(images28: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) what the model sees when each garment's silhouette is drawn on the
+    sketch canvas (uint8 dataset images in, float32 in [0, 1] out)."""
+    return np.stack([preprocess.sketch(silhouette_canvas(img)).image for img in images28])
+
+
+def _view_score(blocks: list[np.ndarray], stats: dict, view: str) -> np.ndarray:
+    groups = np.asarray(stats["feature_groups"])
+    return np.mean(
+        [
+            mahalanobis(b, stats[f"{view}_means_{g}"], stats[f"{view}_precision_{g}"]) / groups[g]
+            for g, b in enumerate(blocks)
+        ],
+        axis=0,
+    )
+
+
+def pixel_score(images: np.ndarray, stats: dict) -> np.ndarray:
+    """(N,) squared distance of each image to the garment subspace."""
+    z = _flat(images) - stats["pixel_mean"].astype(np.float64)
+    comps = stats["pixel_components"].astype(np.float64)
     residual = z - (z @ comps.T) @ comps
     return np.sum(residual**2, axis=1)
 
 
-def pixel_model_path(card_path: Path) -> Path:
-    """Where the principal components of the model whose card is `card_path` are stored."""
-    return card_path.with_suffix(".ood.npz")
+def mahalanobis(features: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """(N,) squared Mahalanobis distance of each row of `features` to its nearest mean."""
+    f = np.atleast_2d(np.asarray(features, dtype=np.float64))
+    means = np.asarray(means, np.float64)  # (K, D)
+    precision = np.asarray(precision, np.float64)  # (D, D)
+    # d_k = (f - m_k) P (f - m_k) = f P f - 2 f P m_k + m_k P m_k, for all k at once.
+    fp = f @ precision
+    d = (
+        np.sum(fp * f, axis=1)[:, None]
+        - 2 * fp @ means.T
+        + np.sum((means @ precision) * means, axis=1)[None, :]
+    )
+    return np.maximum(d.min(axis=1), 0.0)
 
 
-def save_pixel_model(path: Path, pixel_model: dict) -> None:
+def feature_score(features: np.ndarray, stats: dict) -> np.ndarray:
+    """(N,) the nearer view's mean over layers of (squared Mahalanobis distance to the
+    nearest class) / (the layer's dimension); about 1 for a typical training image."""
+    blocks = _split(np.asarray(features, np.float64), np.asarray(stats["feature_groups"]))
+    per_view = [
+        _view_score(blocks, stats, view) / float(stats.get(f"{view}_scale", 1.0))
+        for view in VIEWS
+        if f"{view}_means_0" in stats
+    ]
+    return np.min(per_view, axis=0)
+
+
+def all_scores(
+    logits: np.ndarray,
+    features: np.ndarray,
+    images: np.ndarray,
+    stats: dict,
+    temperature: float,
+) -> dict[str, np.ndarray]:
+    """Every score in SCORES for a batch, each (N,); higher = less like the training data."""
+    return {
+        "feature": feature_score(features, stats),
+        "energy": energy_score(logits, temperature),
+        "pixel": pixel_score(images, stats),
+    }
+
+
+def stats_path(card_file: Path) -> Path:
+    """Where the fitted statistics of the model whose card is `card_file` are stored."""
+    return card_file.with_suffix(".ood.npz")
+
+
+def save_stats(path: Path, stats: dict) -> None:
     with open(path, "wb") as fh:  # a file handle: np.savez would append ".npz" to a name
-        np.savez(fh, **pixel_model)
+        np.savez(fh, **stats)
 
 
-@functools.lru_cache(maxsize=16)
-def _load_pixel_model(path: str, mtime_ns: int) -> dict:
-    # mtime in the key: a re-run of `calibrate` is picked up without restarting the app.
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
+@dataclass(frozen=True)
+class Detector:
+    """A model's fitted "not a garment?" check: thresholds from its card, statistics from
+    its `.ood.npz`. Built once per Classifier."""
+
+    thresholds: dict[str, float]  # score name -> flag when strictly above
+    temperature: float
+    stats: dict
+
+    @classmethod
+    def load(cls, card: ModelCard, models_dir: Path | None = None) -> Detector | None:
+        """The card's detector, or None when the model has not been calibrated for it."""
+        if not card.ood_thresholds:
+            return None
+        path = stats_path(card_path(card.name, models_dir or MODELS_DIR))
+        if not path.exists():
+            # A card copied without its statistics: no check rather than no app.
+            log.warning("%s missing: the not-a-garment check is off for %s", path, card.name)
+            return None
+        with np.load(path) as f:
+            stats = {k: f[k] for k in f.files}
+        return cls(dict(card.ood_thresholds), card.temperature, stats)
+
+    def flags(self, logits: np.ndarray, features: np.ndarray, images: np.ndarray) -> np.ndarray:
+        """(N,) bool: True where the input should be shown as unlike the training images."""
+        scores = all_scores(logits, features, images, self.stats, self.temperature)
+        return flags_from(scores, self.thresholds)
 
 
-def load_pixel_model(path: Path) -> dict:
-    return _load_pixel_model(str(path), path.stat().st_mtime_ns)
-
-
-def flags(
-    energy: np.ndarray, pixel: np.ndarray | None, energy_threshold: float, pixel_threshold: float
-) -> np.ndarray:
-    """(N,) bool: either score above its threshold (pixel ignored when None)."""
-    out = np.asarray(energy) > energy_threshold
-    if pixel is not None:
-        out |= np.asarray(pixel) > pixel_threshold
+def flags_from(scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> np.ndarray:
+    """(N,) bool: any score named in `thresholds` above its threshold."""
+    n = len(next(iter(scores.values())))
+    out = np.zeros(n, dtype=bool)
+    for name, t in thresholds.items():
+        out |= np.asarray(scores[name]) > t
     return out
 
 
-def is_not_garment(
-    logits: np.ndarray,
-    card: ModelCard,
-    images: np.ndarray | None = None,
-    models_dir: Path | None = None,
-) -> np.ndarray:
-    """(N,) bool: True where the input should be shown as "not a garment?".
-
-    Args:
-        logits: (N, 10) raw logits of `images`, e.g. `Classifier.logits(images)`.
-        card: the model card after `python -m fashion calibrate`.
-        images: (N, 28, 28[, 1]) the inputs themselves. Without them only the energy
-            half of the check runs, which misses most noise and faces: pass them.
-        models_dir: the folder holding the card (default assets/models).
-
-    Returns:
-        All False when the card has no fitted threshold (uncalibrated model).
-    """
-    logits = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    if not card.has_ood_check:
-        return np.zeros(len(logits), dtype=bool)
-    energy = energy_score(logits, card.temperature)
-    pixel = None
-    if images is not None and card.ood_threshold_pixel is not None:
-        path = pixel_model_path(card_path(card.name, models_dir or MODELS_DIR))
-        pixel = pixel_score(images, load_pixel_model(path))
-    return flags(energy, pixel, card.ood_threshold, card.ood_threshold_pixel or 0.0)
-
-
 def choose_thresholds(
-    val_scores: tuple[np.ndarray, np.ndarray],
-    out_scores: tuple[np.ndarray, np.ndarray],
+    val_scores: dict[str, np.ndarray],
+    out_scores: dict[str, np.ndarray],
+    names: tuple[str, ...],
     max_val_flag_rate: float = MAX_VAL_FLAG_RATE,
-) -> tuple[float, float]:
-    """The (energy, pixel) thresholds that best separate garments from non-garments.
+) -> dict[str, float]:
+    """Thresholds for the scores `names` that best separate garments from non-garments.
 
-    Each threshold is tried at the validation quantiles in `_QUANTILES`; among pairs whose
-    union flags at most `max_val_flag_rate` of the validation images, take the one
-    maximising (flag rate on non-garments) - (flag rate on validation). Ties go to the
-    first pair found, i.e. the highest thresholds (fewest false alarms).
+    Each threshold is tried at the validation quantiles in `_QUANTILES`; among the
+    combinations whose union flags at most `max_val_flag_rate` of the validation images,
+    take the one maximising (flag rate on non-garments) - (flag rate on validation).
+    Ties go to the first found, i.e. the highest thresholds (fewest false alarms).
 
     Args:
-        val_scores: (energy, pixel) scores of real garments, each (N,).
-        out_scores: (energy, pixel) scores of generated non-garments, each (M,).
+        val_scores: score name -> (N,) scores of real garments (validation split).
+        out_scores: score name -> (M,) scores of generated non-garments.
+        names: which scores to combine.
 
     Returns:
-        (energy threshold, pixel threshold); flag when a score is strictly above.
+        score name -> threshold; flag when a score is strictly above.
     """
-    (ve, vp), (oe, op) = val_scores, out_scores
-    cand_e = np.unique(np.quantile(ve, _QUANTILES))[::-1]  # high to low
-    cand_p = np.unique(np.quantile(vp, _QUANTILES))[::-1]
-    # (Ce, N) x (Cp, N) -> (Ce, Cp) rates by broadcasting; sizes ~41 x 41 x 6000: cheap.
-    ve_f, vp_f = ve[None] > cand_e[:, None], vp[None] > cand_p[:, None]
-    oe_f, op_f = oe[None] > cand_e[:, None], op[None] > cand_p[:, None]
-    val_rate = (ve_f[:, None] | vp_f[None]).mean(axis=-1)
-    out_rate = (oe_f[:, None] | op_f[None]).mean(axis=-1)
-    gain = np.where(val_rate <= max_val_flag_rate, out_rate - val_rate, -np.inf)
-    i, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
-    return float(cand_e[i]), float(cand_p[j])
+    cands = [np.unique(np.quantile(val_scores[n], _QUANTILES))[::-1] for n in names]
+    # Per score, a (C, N) table of "flagged at candidate c".
+    val_f = [val_scores[n][None] > c[:, None] for n, c in zip(names, cands, strict=True)]
+    out_f = [out_scores[n][None] > c[:, None] for n, c in zip(names, cands, strict=True)]
+    best, best_gain = None, -np.inf
+    # All but the last score by loops, the last one vectorised over its candidates.
+    for combo in itertools.product(*(range(len(c)) for c in cands[:-1])):
+        v = np.zeros(val_f[-1].shape[1], bool)
+        o = np.zeros(out_f[-1].shape[1], bool)
+        for k, i in enumerate(combo):
+            v, o = v | val_f[k][i], o | out_f[k][i]
+        val_rate = (v[None] | val_f[-1]).mean(axis=1)
+        out_rate = (o[None] | out_f[-1]).mean(axis=1)
+        gain = np.where(val_rate <= max_val_flag_rate, out_rate - val_rate, -np.inf)
+        j = int(np.argmax(gain))
+        if gain[j] > best_gain:
+            best_gain, best = gain[j], (*combo, j)
+    if best is None:
+        raise ValueError("no thresholds keep the validation flag rate within budget")
+    return {n: float(c[i]) for n, c, i in zip(names, cands, best, strict=True)}
+
+
+def fit_stats(
+    outputs_fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    fit: tuple[np.ndarray, np.ndarray],
+    groups: list[int],
+) -> dict:
+    """The pixel and feature statistics of a model, fitted on (uint8 images, labels) of
+    its training split: the first N_PCA_IMAGES / N_FEATURE_IMAGES of them as they are,
+    and the first N_SKETCH_IMAGES drawn as silhouettes on the sketch canvas."""
+    images, labels = fit
+    as_float = images[:N_FEATURE_IMAGES].astype(np.float32) / 255.0
+    _, features = outputs_fn(as_float)
+    stats = fit_pixel_model(as_float[:N_PCA_IMAGES])
+    stats |= fit_feature_model(features, labels[:N_FEATURE_IMAGES], groups, "images")
+    _, sketch_features = outputs_fn(sketch_view(images[:N_SKETCH_IMAGES]))
+    stats |= fit_feature_model(sketch_features, labels[:N_SKETCH_IMAGES], groups, "sketches")
+    # The scale: held-out training images and held-out drawn training garments.
+    held = slice(N_FEATURE_IMAGES, N_FEATURE_IMAGES + N_HOLDOUT)
+    _, held_images = outputs_fn(images[held].astype(np.float32) / 255.0)
+    _, held_sketches = outputs_fn(sketch_view(images[N_SKETCH_IMAGES:][: N_HOLDOUT // 2]))
+    g = np.asarray(groups)
+    image_level = np.quantile(_view_score(_split(held_images, g), stats, "images"), IMAGE_QUANTILE)
+    sketch_level = np.quantile(
+        _view_score(_split(held_sketches, g), stats, "sketches"), SKETCH_QUANTILE
+    )
+    stats["sketches_scale"] = np.float64(max(sketch_level / image_level, 1.0))
+    return stats
 
 
 def fit_detector(
-    logits_fn: Callable[[np.ndarray], np.ndarray],
+    outputs_fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    fit: tuple[np.ndarray, np.ndarray],
+    groups: list[int],
     val_images: np.ndarray,
-    val_logits: np.ndarray,
     test_images: np.ndarray,
-    test_logits: np.ndarray,
     temperature: float,
-    pixel_model: dict,
+    names: tuple[str, ...] = DEFAULT_SCORES,
     n_per_kind: int = N_PER_KIND,
-) -> dict:
-    """Choose the thresholds for one model and measure its flag rates.
+) -> tuple[dict, dict]:
+    """Fit one model's statistics, choose its thresholds and measure its flag rates.
 
     Args:
-        logits_fn: images (N, 28, 28) -> (N, 10) raw logits (`Classifier.logits`).
-        val_images, val_logits: the model's validation split (real garments) and its logits.
-        test_images, test_logits: the official test set (reported, never used to choose).
-        temperature: the model's fitted temperature.
-        pixel_model: from `fit_pixel_model` on the model's training images.
+        outputs_fn: images (N, 28, 28) -> (logits, features), e.g. `Classifier.outputs`.
+        fit: (uint8 images, labels) of training images: the statistics are fitted on them.
+        groups: the feature layers' sizes (`Classifier.feature_groups`).
+        val_images: the model's validation split (real garments): thresholds.
+        test_images: the official test set (reported, never used to choose).
+        temperature: the model's fitted temperature (for the energy score).
+        names: which scores to combine.
 
     Returns:
-        Card fields: "ood_score", "ood_threshold" (energy), "ood_threshold_pixel",
-        "ood_flag_rate_val", "ood_flag_rate_test", "ood_flag_rate_generated" (held-out
-        generated set), "ood_flag_rate_by_kind" (same set, per kind), "ood_generated".
+        (card fields, statistics to save with `save_stats`).
     """
-    fit_images, _ = generate_non_garments(n_per_kind, FIT_SEED)
-    eval_images, eval_kinds = generate_non_garments(n_per_kind, EVAL_SEED)
+    stats = fit_stats(outputs_fn, fit, groups)
 
-    def both(images: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return energy_score(logits, temperature), pixel_score(images, pixel_model)
+    def scores(images: np.ndarray) -> dict[str, np.ndarray]:
+        logits, features = outputs_fn(images)
+        return all_scores(logits, features, images, stats, temperature)
 
-    val = both(val_images, val_logits)
-    t_energy, t_pixel = choose_thresholds(val, both(fit_images, logits_fn(fit_images)))
-
-    def rate(images: np.ndarray, logits: np.ndarray) -> np.ndarray:
-        return flags(*both(images, logits), t_energy, t_pixel)
-
-    eval_flags = rate(eval_images, logits_fn(eval_images))
-    return {
-        "ood_score": SCORE_NAME,
+    generated, _ = generate_non_garments(n_per_kind, FIT_SEED)
+    held_out, held_out_kinds = generate_non_garments(n_per_kind, EVAL_SEED)
+    val = scores(val_images)
+    thresholds = choose_thresholds(val, scores(generated), names)
+    held_out_flags = flags_from(scores(held_out), thresholds)
+    fields = {
+        "ood_score": "+".join(names),
         # Unrounded: flags recomputed from the card must match the rates below.
-        "ood_threshold": t_energy,
-        "ood_threshold_pixel": t_pixel,
-        "ood_flag_rate_val": round(float(np.mean(flags(*val, t_energy, t_pixel))), 6),
-        "ood_flag_rate_test": round(float(np.mean(rate(test_images, test_logits))), 6),
-        "ood_flag_rate_generated": round(float(np.mean(eval_flags)), 6),
+        "ood_thresholds": thresholds,
+        "ood_flag_rate_val": round(float(np.mean(flags_from(val, thresholds))), 6),
+        "ood_flag_rate_test": round(float(np.mean(flags_from(scores(test_images), thresholds))), 6),
+        "ood_flag_rate_generated": round(float(np.mean(held_out_flags)), 6),
         "ood_flag_rate_by_kind": {
-            k: round(float(np.mean(eval_flags[eval_kinds == k])), 6) for k in KINDS
+            k: round(float(np.mean(held_out_flags[held_out_kinds == k])), 6) for k in KINDS
         },
-        "ood_generated": f"flagged when energy > {t_energy:.3f} or distance to the garment "
-        f"subspace > {t_pixel:.2f}; {n_per_kind} each of {', '.join(KINDS)}; thresholds chosen "
-        f"on the validation split and seed {FIT_SEED}, rates measured on seed {EVAL_SEED}",
+        "ood_generated": "flagged when "
+        + " or ".join(f"{n} > {t:.4g}" for n, t in thresholds.items())
+        + f"; thresholds chosen on the validation split (at most {MAX_VAL_FLAG_RATE:.0%} "
+        f"flagged) and generated non-garments (seed {FIT_SEED}); rates on seed "
+        f"{EVAL_SEED}, {n_per_kind} each of {', '.join(KINDS)}",
     }
+    return fields, stats

@@ -61,6 +61,15 @@ def paint(mask: np.ndarray, garment, background) -> np.ndarray:
     return out
 
 
+def silhouette_canvas(image28: np.ndarray, scale: int = 10) -> np.ndarray:
+    """A dataset garment's silhouette as someone fills it in on the sketch canvas: solid
+    black on white, (28 * scale, 28 * scale, 4) RGBA uint8, like the drawable canvas."""
+    mask = np.asarray(image28) > 25  # the garment; Fashion-MNIST backgrounds are ~0
+    big = np.kron(mask, np.ones((scale, scale), bool))
+    gray = np.where(big, 0, 255).astype(np.uint8)
+    return np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+
+
 # ---------------------------------------------------------------------------- files
 
 

@@ -20,6 +20,7 @@ from fashion import data, models
 from fashion.augment import augment_batch
 from fashion.card import ModelCard, card_path
 from fashion.classes import NUM_CLASSES
+from fashion.engines import twin_model
 from fashion.evaluate import evaluate_file
 from fashion.export import export_tflite
 from fashion.train_config import TrainConfig, cpu_has_bf16
@@ -298,7 +299,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
     clean.save(model_path)
     # The Classifier serves the TFLite twin; writing it here saves every later load
     # the few seconds a conversion costs.
-    export_tflite(clean, model_path.with_suffix(".tflite"))
+    export_tflite(twin_model(clean), model_path.with_suffix(".tflite"))
 
     stage = {
         "command": c.command(),

@@ -114,7 +114,8 @@ def test_card_calibration_figures_match_a_recomputation(name):
     assert card.nll_val_before == pytest.approx(before, abs=1e-5)
     assert card.nll_val_after == pytest.approx(after, abs=1e-5)
     ece_before = calibration.ece(calibration.softmax(f["test_logits"]), f["test_labels"])
-    ece_after = calibration.ece(calibration.softmax(f["test_logits"], t), f["test_labels"])
+    shown = calibration.calibrated(f["test_logits"], t, card.confidence_knots)
+    ece_after = calibration.ece(shown, f["test_labels"])
     assert card.ece_before == pytest.approx(ece_before, abs=1e-5)
     assert card.ece_after == pytest.approx(ece_after, abs=1e-5)
 
@@ -123,8 +124,45 @@ def test_card_calibration_figures_match_a_recomputation(name):
 def test_classifier_shows_calibrated_probabilities(name):
     f = _fresh(name)
     clf, images = f["clf"], data.test_set().as_float()[:200]
-    expected = calibration.softmax(f["test_logits"][:200], clf.temperature)
+    expected = calibration.calibrated(
+        f["test_logits"][:200], clf.temperature, clf.card.confidence_knots
+    )
     np.testing.assert_allclose(clf.predict_proba(images), expected, atol=1e-5)
     # Calibration never changes a prediction, so the card's test accuracy still holds.
     acc = np.mean(f["test_logits"].argmax(1) == f["test_labels"])
     assert acc == pytest.approx(clf.card.test_accuracy, abs=1e-4)
+
+
+def test_isotonic_fit_matches_a_hand_worked_case():
+    x = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    y = np.array([0.0, 1.0, 0.0, 1.0, 1.0])
+    kx, ky = calibration.isotonic_fit(x, y)
+    # (1, 0) violates the order and is pooled to 0.5 at x = 0.25.
+    np.testing.assert_allclose(kx, [0.1, 0.25, 0.4, 0.5])
+    np.testing.assert_allclose(ky, [0.0, 0.5, 1.0, 1.0])
+    assert np.all(np.diff(ky) >= 0)
+
+
+def test_confidence_map_keeps_every_argmax_and_sums_to_one():
+    rng = np.random.default_rng(5)
+    probs = calibration.softmax(rng.normal(0, 3, (2000, 10)))
+    probs[0] = np.eye(10)[3]  # all mass on one class
+    # A harsh map: every confidence becomes 0.15, barely above a uniform guess.
+    knots = (np.array([0.0, 1.0]), np.array([0.15, 0.15]))
+    out = calibration.remap_confidence(probs, knots)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-12)
+    assert np.array_equal(out.argmax(axis=1), probs.argmax(axis=1))
+    assert np.all(out >= 0)
+    # Where the runner-up allows it, the top probability is exactly the map's value.
+    second = np.sort(probs, axis=1)[:, -2]
+    free = second / (1 - probs.max(axis=1) + second) < 0.15
+    np.testing.assert_allclose(out.max(axis=1)[free], 0.15)
+
+
+def test_the_map_helps_an_overconfident_model_on_held_out_data():
+    # Stated confidence c is right with probability c ** 3: temperature alone cannot fix
+    # every level at once; the held-out gain must be positive.
+    probs, labels = _synthetic(6000, seed=6, skew=3.0)
+    logits = np.log(probs)
+    t = calibration.fit_temperature(logits, labels)
+    assert calibration.held_out_ece_gain(logits, labels, t) > 0

@@ -46,7 +46,7 @@ def test_cli_export_loads_and_predicts_like_keras(fmt, classifier, images, keras
     else:
         path = tmp_path / f"{classifier.name}.tflite"
         assert path.stat().st_size > 1000
-        logits = TFLiteRunner(path).logits(images)
+        logits = TFLiteRunner(path).run(images)  # the exported contract: logits only
     assert_same_predictions(logits, keras_logits)
 
 

@@ -146,3 +146,20 @@ def test_only_bad_files_need_no_model(files, capsys, monkeypatch):
     monkeypatch.setattr(predict.Classifier, "load", lambda *a, **k: pytest.fail("loaded"))
     assert predict.predict_files([files["notes"]]) == 1
     assert "error" in capsys.readouterr().out
+
+
+def test_json_carries_the_not_a_garment_flag(files, classifier, tmp_path):
+    """The CLI's flag is the app's: a portrait photo is flagged, shop photos of garments
+    are not, and each line still has its answer."""
+    import matplotlib
+
+    portrait = tmp_path / "grace_hopper.jpg"
+    portrait.write_bytes(
+        (Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").read_bytes()
+    )
+    shops = list(files["shops"])
+    r = _run("--json", "--model", classifier.name, str(portrait), *shops)
+    assert r.returncode == 0, r.stderr[-2000:]
+    records = [json.loads(line) for line in r.stdout.strip().splitlines()]
+    assert [rec["not_garment"] for rec in records] == [True] + [False] * len(shops)
+    assert all(len(rec["probabilities"]) == 10 for rec in records)

@@ -64,7 +64,16 @@ def test_writers_finishing_together_keep_each_others_sections(results):
 
 @pytest.mark.parametrize(
     "script",
-    ["accuracy_table", "concurrency_memory", "fuzz_uploads", "photo_robustness", "speed", "trust"],
+    [
+        "accuracy_table",
+        "concurrency_memory",
+        "fuzz_uploads",
+        "not_garment",
+        "photo_robustness",
+        "speed",
+        "train_speed",
+        "trust",
+    ],
 )
 def test_every_benchmark_takes_the_same_print_only_flag(script, capsys):
     module = importlib.import_module(f"benchmarks.{script}")

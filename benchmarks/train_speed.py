@@ -1,0 +1,137 @@
+"""How fast does a training step run on this CPU? Written to the `training-throughput`
+section of benchmarks/RESULTS.md.
+
+For each model, the project's own training step (`model.fit` on whole-epoch arrays, SGD
+with Nesterov momentum, the recipe's batch size) is timed in four set-ups, all in this
+one run so their ratios hold even when the machine is busy:
+
+- float32 with Keras' own BatchNormalization (how every model trained before issue 16);
+- float32 with the fused batch-norm kernel (fashion/fused_bn.py);
+- mixed bfloat16 with Keras' BatchNormalization;
+- mixed bfloat16 with the fused kernel (what `train` uses where the CPU has bf16).
+
+    .venv/bin/python benchmarks/train_speed.py [--models wrn-16-2 fashion-cnn] [--no-write]
+
+Run it on a quiet machine: a training run beside it halves every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from benchmarks._results import add_no_write_flag, publish  # noqa: E402
+from fashion.bench import cpu_model  # noqa: E402
+from fashion.train_config import cpu_has_bf16  # noqa: E402
+
+SETUPS = (
+    ("float32", False),
+    ("float32", True),
+    ("bfloat16", False),
+    ("bfloat16", True),
+)
+WARMUP_STEPS = 5
+TIMED_STEPS = 30
+EPOCH_IMAGES = 54_000  # the training split
+
+
+def images_per_second(name: str, precision: str, fused: bool) -> float:
+    import keras
+
+    from fashion import models
+
+    entry = models.get(name)
+    keras.mixed_precision.set_global_policy(
+        "mixed_bfloat16" if precision == "bfloat16" else "float32"
+    )
+    try:
+        model = entry.build(fused=fused)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+    )
+    batch = entry.recipe.batch_size
+    rng = np.random.default_rng(0)
+    x = rng.random((batch * (WARMUP_STEPS + TIMED_STEPS), 28, 28, 1), dtype=np.float32)
+    y = keras.utils.to_categorical(rng.integers(0, 10, len(x)), 10)
+    warm = batch * WARMUP_STEPS
+    model.fit(x[:warm], y[:warm], batch_size=batch, verbose=0)  # traces the step
+    start = time.perf_counter()
+    model.fit(x[warm:], y[warm:], batch_size=batch, verbose=0)
+    return batch * TIMED_STEPS / (time.perf_counter() - start)
+
+
+def measure(names: list[str]) -> list[dict]:
+    from fashion import models
+
+    rows = []
+    for name in names:
+        macs = models.multiply_adds(models.get(name).build())
+        base = None
+        for precision, fused in SETUPS:
+            if precision == "bfloat16" and not cpu_has_bf16():
+                continue
+            speed = images_per_second(name, precision, fused)
+            base = base or speed
+            rows.append(
+                {
+                    "model": name,
+                    "macs": macs,
+                    "precision": precision,
+                    "fused": fused,
+                    "images_per_s": speed,
+                    "epoch_s": EPOCH_IMAGES / speed,
+                    "ratio": speed / base,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def to_markdown(rows: list[dict]) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {os.cpu_count()} cores "
+        f"({cpu_model()}, bf16 instructions: {'yes' if cpu_has_bf16() else 'no'}; 1-min "
+        f"load {load:.1f} at the end) by `.venv/bin/python benchmarks/train_speed.py`: "
+        f"{TIMED_STEPS} training steps after {WARMUP_STEPS} untimed ones, the recipe's "
+        "batch size, random data of the right shape (the input pipeline is not what is "
+        "measured). Ratios are against float32 with Keras' batch norm, in the same run.",
+        "",
+        "| model | multiply-adds / image | arithmetic | batch norm | images/s | epoch of 54k "
+        "| vs float32 + Keras BN |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r['model']}` | {r['macs'] / 1e6:.0f} M | {r['precision']} "
+            f"| {'fused (TF kernel)' if r['fused'] else 'Keras'} | {r['images_per_s']:,.0f} "
+            f"| {r['epoch_s']:.0f} s | {r['ratio']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=["wrn-16-2", "fashion-cnn"])
+    add_no_write_flag(parser)
+    args = parser.parse_args(argv)
+    text = to_markdown(measure(args.models))
+    print(text)
+    publish("training-throughput", text, write=not args.no_write)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
