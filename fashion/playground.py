@@ -497,8 +497,14 @@ def _apply(job: Job, event: dict) -> None:
         job.message = str(event["stopped"])
 
 
-def run_in_subprocess(job: Job, hard_limit: float = HARD_LIMIT_SECONDS) -> None:
-    """Run `job` in a worker process; kill it when cancelled, orphaned or over time."""
+def run_in_subprocess(job: Job, hard_limit: float | None = None) -> None:
+    """Run `job` in a worker process; kill it when cancelled, orphaned or over time.
+
+    Args:
+        hard_limit: seconds from the job's start after which the worker is killed
+            (default: HARD_LIMIT_SECONDS, read now so a test can change it).
+    """
+    hard_limit = HARD_LIMIT_SECONDS if hard_limit is None else hard_limit
     out_dir = Path(tempfile.mkdtemp(prefix="fashion-playground-"))
     try:
         env = os.environ | {

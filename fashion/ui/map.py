@@ -7,10 +7,11 @@ import streamlit as st
 
 from fashion import charts, embedding, preprocess
 from fashion.classes import CLASS_NAMES, NUM_CLASSES
-from fashion.ui import mistakes, state
+from fashion.ui import detail, state
 from fashion.ui.images import enlarge
 
 ANY = -1
+SCOPE = "map"  # fashion.ui.detail: this page's open detail and highlighted tile
 SELECTION_KEY = "map_selection"  # test indices picked on the map (a click, a box, a lasso)
 MAX_SHOWN = 24  # selected images shown at once (a lasso can take thousands)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
@@ -54,13 +55,10 @@ def _on_select() -> None:
     event = st.session_state.get("map_chart") or {}
     picked = charts.map_selection(event.get("selection", {}).get("points", []))
     st.session_state[SELECTION_KEY] = picked
-    # One dot clicked: open it straight away; several: let the visitor choose.
-    st.session_state[mistakes.SELECTED_KEY] = picked[0] if len(picked) == 1 else None
 
 
 def _clear_selection() -> None:
     st.session_state[SELECTION_KEY] = []
-    st.session_state[mistakes.SELECTED_KEY] = None
 
 
 def show(name: str) -> None:
@@ -86,11 +84,10 @@ def show(name: str) -> None:
     probs, labels = state.test_probabilities(name), state.test_labels()
     pred = probs.argmax(axis=1)
     st.caption(
-        f"Each dot is one of the 10,000 official test images, placed by a {test_map.method} "
-        f"of **{name}**: images the model sees as alike sit together. Colour = true class; "
-        "**✕ = a mistake**. Hover for the label and the prediction; **click a dot or draw a "
-        "lasso** round a few to see the images. The Shirt, T-shirt/top, Pullover and Coat "
-        "clouds touching is the confusion matrix's worst corner, seen from above."
+        f"Each dot is one of the 10,000 official test images, where **{name}** puts it: "
+        "images it sees as alike sit together. Colour = true class, **✕ = a mistake**. "
+        "Hover for the label and the prediction; **click a dot or draw a lasso** to see the "
+        "images."
     )
     shown = filters(probs, labels)
     wrong = int((pred[shown] != labels[shown]).sum())
@@ -113,6 +110,12 @@ def show(name: str) -> None:
             on_select=_on_select,
             selection_mode=("points", "box", "lasso"),
             config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]},
+        )
+        st.caption(
+            f"How: a {test_map.method} ({test_map.seconds:.0f} s, computed once with the "
+            "model by `python -m fashion map`). Distances between clouds mean little in t-SNE; "
+            "who touches whom means a lot: the Shirt, T-shirt/top, Pullover and Coat clouds "
+            "running into each other is the confusion matrix's worst corner, seen from above."
         )
     with selection_box:
         selected_images(name, probs, labels)
@@ -151,10 +154,9 @@ def selected_images(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
     clear.button("Clear the selection", on_click=_clear_selection, key="map_clear")
     if n > MAX_SHOWN:
         st.caption(f"Showing the first {MAX_SHOWN}; draw a smaller lasso to see others.")
-    inspected = st.session_state.get(mistakes.SELECTED_KEY)
-    if inspected is not None and int(inspected) in selected:
-        mistakes.detail(name, int(inspected), probs, labels)
-    mistakes.grid(np.asarray(selected[:MAX_SHOWN]), probs, labels)
+    # The Mistakes explorer's tiles and detail dialog, for this page's selection.
+    detail.show_open(SCOPE, name, probs, labels)
+    detail.grid(SCOPE, selected[:MAX_SHOWN], probs, labels, button_key="map-inspect")
 
 
 def your_image(name: str, test_map: embedding.TestMap) -> embedding.Placement | None:
@@ -196,9 +198,12 @@ def your_image(name: str, test_map: embedding.TestMap) -> embedding.Placement | 
         if result.not_garment:
             st.warning("This does not look like a garment to the model.", icon=":material/warning:")
     thumbs = state.test_thumbnails(tuple(int(i) for i in placement.neighbours))
-    cols = st.columns(5)
-    for k, i in enumerate(placement.neighbours):
-        cols[k % 5].image(thumbs[k], caption=f"#{i} · {CLASS_NAMES[labels[i]]}", width="stretch")
+    st.caption("Its nearest test images, nearest first (the ringed dots on the map):")
+    for start in range(0, len(placement.neighbours), 5):  # row by row: reading order
+        row = st.columns(5)
+        for col, k in zip(row, range(start, min(start + 5, len(placement.neighbours)))):
+            i = int(placement.neighbours[k])
+            col.image(thumbs[k], caption=f"#{i} · {CLASS_NAMES[labels[i]]}", width="stretch")
     return placement
 
 

@@ -137,6 +137,8 @@ def _adopt(job: playground.Job | None) -> bool:
 
 
 def status(was_busy: bool) -> None:
+    if st.session_state.pop(GO_CLASSIFY_KEY, False):  # "Classify with it", clicked in here
+        st.switch_page("fashion/ui/classify.py")
     job: playground.Job | None = st.session_state.get(JOB_KEY)
     if was_busy and job is not None and not job.active:
         _adopt(job)
