@@ -1,12 +1,26 @@
-"""Pure numpy helpers that turn 28x28 images into something pleasant to look at.
+"""Pure helpers that turn 28x28 images into something pleasant to look at.
 
 Browsers smooth small images when they scale them up, which turns a 28x28 sample into
 a blur; enlarging with `np.repeat` first keeps the pixels crisp and costs microseconds.
+
+Small pictures go to the page inline, as `data:` URLs (`st.image` passes those through):
+an image handed to `st.image` as an array becomes a media file that belongs to the
+script run, and the next run that replaces it deletes it. A browser that asks for it a
+moment too late gets a 404 and shows a blank box until some later run sends a new file.
+Inline, the picture travels inside the element and cannot go missing.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
+
 import numpy as np
+from PIL import Image
+
+# An inline preview of a photo: big enough for its column, a few tens of KB as JPEG.
+PREVIEW_SIDE = 480
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -54,3 +68,44 @@ def montage(images: np.ndarray, ncols: int, factor: int = 2, pad: int = 2) -> np
         top, left = (nrows - 1) * (big_h + pad) + pad, (n % ncols) * (big_w + pad) + pad
         out[top:, left:] = 255
     return out
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A small (H, W) or (H, W, 3|4) image (uint8, or float in [0, 1]) as a PNG data: URL."""
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(np.asarray(image))).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def preview_data_url(im: Image.Image, side: int = PREVIEW_SIDE) -> str:
+    """A photo shrunk to at most `side` pixels, as a JPEG data: URL (transparency on white)."""
+    im = im.copy()
+    im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    if im.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = im.convert("RGBA")
+        im = Image.new("RGB", rgba.size, (255, 255, 255))
+        im.paste(rgba, mask=rgba.getchannel("A"))
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@functools.cache
+def favicon() -> str:
+    """The browser-tab icon: the project's own T-shirt outline, as a PNG data: URL.
+
+    Drawn here because a `:material/...:` page icon makes the browser fetch an SVG from
+    fonts.gstatic.com (the demo must work offline), and an emoji depends on the
+    visitor's emoji font.
+    """
+    from fashion.samples import shirt_mask
+
+    mask = shirt_mask(200, 200)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    mask = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # the shirt fills the icon
+    side = max(mask.shape)
+    mask = np.pad(mask, [((side - n) // 2, side - n - (side - n) // 2) for n in mask.shape])
+    mask = np.asarray(Image.fromarray(mask).resize((64, 64), Image.Resampling.NEAREST))
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[mask] = (76, 110, 245, 255)  # the app's primary blue: readable on light and dark tabs
+    return png_data_url(rgba)
