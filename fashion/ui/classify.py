@@ -34,7 +34,7 @@ def render() -> None:
     )
     with upload_tab, state.friendly_errors("the upload"):
         upload(name)
-    with sketch_tab, state.friendly_errors("the sketch"):
+    with sketch_tab:
         sketch(name)
     with sample_tab, state.friendly_errors("the test sample"):
         test_sample(name)
@@ -59,42 +59,63 @@ def upload(name: str) -> None:
     show_prediction(prepared, name, key="upload", original=file.getvalue())
 
 
+@st.fragment
 def sketch(name: str) -> None:
+    """The canvas and the prediction for what is on it.
+
+    A fragment on purpose: each lifted pen sends the whole drawing and reruns only this
+    function (a few tens of ms), not the page. As a full rerun, a stroke drawn while the
+    previous stroke's rerun was still going interrupted that rerun, and Streamlit's end
+    of an interrupted run deletes the media files of the run before it that the
+    interrupted one had not re-sent yet: "What the model sees" went blank and the page
+    kept the first stroke's answer until a rerun finally finished. Fragment reruns queue
+    instead of interrupting each other, and the result's images are inline (see
+    fashion.ui.images), so no rerun can take them away.
+    """
     # The component registers itself on import, which needs a Streamlit runtime.
     from streamlit_drawable_canvas import st_canvas
 
-    st.caption(
-        "Draw one garment as a solid shape filling the box: the dataset's images are "
-        "silhouettes of product photos, not outlines, so a wide brush works best."
-    )
-    controls, canvas_col = st.columns([1, 2])
-    with controls:
-        width = st.slider("Stroke width", 4, 40, 18, key="stroke_width")
-        if st.button("Clear the canvas", key="clear_canvas"):
-            # A new key mounts a fresh, empty canvas.
-            st.session_state["canvas_generation"] = st.session_state.get("canvas_generation", 0) + 1
-    with canvas_col:
-        result = st_canvas(
-            stroke_width=width,
-            stroke_color="#000000",
-            background_color="#ffffff",
-            height=CANVAS_SIZE,
-            width=CANVAS_SIZE,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key=f"canvas-{st.session_state.get('canvas_generation', 0)}",
+    with state.friendly_errors("the sketch"):
+        st.caption(
+            "Draw one garment as a solid shape filling the box: the dataset's images are "
+            "silhouettes of product photos, not outlines, so a wide brush works best. "
+            "Undo, redo and clear: the toolbar that appears over the canvas."
         )
-    strokes = (result.json_data or {}).get("objects") or []
-    rgba = result.image_data
-    if not strokes or rgba is None:
-        st.info("Draw a garment above; the prediction updates each time you lift the pen.")
-        return
-    try:
-        prepared = preprocess.sketch(np.asarray(rgba))
-    except preprocess.InputError as exc:
-        st.warning(str(exc))
-        return
-    show_prediction(prepared, name, key="sketch")
+        controls, canvas_col = st.columns([1, 2])
+        with controls:
+            width = st.slider("Stroke width", 4, 40, 32, key="stroke_width")
+        with canvas_col:
+            # The canvas toolbar floats 2.65rem above the canvas when shown: keep that
+            # room empty instead of letting it cover the caption.
+            st.space(44)
+            result = st_canvas(
+                stroke_width=width,
+                stroke_color="#000000",
+                background_color="#ffffff",
+                height=CANVAS_SIZE,
+                width=CANVAS_SIZE,
+                drawing_mode="freedraw",
+                return_image_data=True,
+                key="canvas",
+            )
+        strokes = (result.json_data or {}).get("objects") or []
+        rgba = result.image_data
+        if not strokes or rgba is None:
+            st.info("Draw a garment above; the prediction updates each time you lift the pen.")
+            return
+        try:
+            prepared = preprocess.sketch(np.asarray(rgba))
+        except preprocess.InputError as exc:
+            st.warning(str(exc))
+            return
+        # The stroke count says which drawing the answer is for (and lets a test wait for it).
+        n = len(strokes)
+        show_prediction(
+            prepared,
+            name,
+            key="sketch",
+            input_caption=f"Your drawing ({n} stroke{'s' * (n > 1)})",
+        )
 
 
 def _random_sample(class_label: int | None = None) -> None:

@@ -13,7 +13,8 @@ from fashion import charts, explain
 from fashion.classes import CLASS_NAMES
 from fashion.preprocess import Prepared
 from fashion.ui import state
-from fashion.ui.images import enlarge
+from fashion.ui.images import enlarge, png_data_url, preview_data_url
+from fashion.uploads import decode
 
 NOT_A_GARMENT = (
     "**This does not look like a garment.** The model was only ever shown clothes, "
@@ -47,6 +48,7 @@ def show_prediction(
     true_label: int | None = None,
     key: str = "prediction",
     original: bytes | np.ndarray | None = None,
+    input_caption: str = "Your input",
 ) -> None:
     """Input, the 28x28 image the model saw, the probability chart and the top 3 in words.
 
@@ -57,6 +59,7 @@ def show_prediction(
         key: unique per call site, for the element ids.
         original: what to show as the input (e.g. the uploaded file in colour);
             defaults to the first preprocessing step.
+        input_caption: the caption under the input.
     """
     result = state.predict(name, prepared.image)
     probs = result.probs
@@ -74,17 +77,23 @@ def show_prediction(
     show_input = original is not None or len(prepared.steps) > 1
     n_images = 1 + show_input + explaining
     cols = st.columns([1] * n_images + [2.2], vertical_alignment="center")
+    # Inline images (fashion.ui.images): a rerun can never leave them blank.
     if show_input:
-        if original is None:
-            original = _displayable(prepared.steps[0][1])
-        cols[0].image(original, caption="Your input", width="stretch")
+        if isinstance(original, bytes):
+            shown = preview_data_url(decode(original))
+        else:
+            step = prepared.steps[0][1] if original is None else original
+            shown = png_data_url(_displayable(step))
+        cols[0].image(shown, caption=input_caption, width="stretch")
     cols[int(show_input)].image(
-        enlarge(prepared.image, 8), caption="What the model sees (28×28)", width="stretch"
+        png_data_url(enlarge(prepared.image, 8)),
+        caption="What the model sees (28×28)",
+        width="stretch",
     )
     if explaining:
         sal = state.saliency(name, prepared.image, pred)
         cols[n_images - 1].image(
-            explain.overlay(prepared.image, sal),
+            png_data_url(explain.overlay(prepared.image, sal)),
             caption=f"What made it say {CLASS_NAMES[pred]}",
             width="stretch",
         )
@@ -102,7 +111,7 @@ def show_prediction(
         with st.expander("How the input was turned into a 28×28 image"):
             step_cols = st.columns(len(prepared.steps))
             for col, (caption, step) in zip(step_cols, prepared.steps, strict=True):
-                col.image(_displayable(step), caption=caption, width="stretch")
+                col.image(png_data_url(_displayable(step)), caption=caption, width="stretch")
 
 
 def calibration_note(temperature: float) -> str:
