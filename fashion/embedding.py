@@ -1,10 +1,10 @@
 """The map: where a model puts each of the 10,000 test images, drawn in two dimensions.
 
 A model's penultimate-layer features (the D numbers its last layer turns into the ten
-logits; `Classifier.outputs` serves them) place images that look alike to the model near
-each other in D dimensions. t-SNE (van der Maaten & Hinton, 2008; scikit-learn's
-Barnes-Hut version) draws that neighbourhood structure in 2-D, after a PCA to 50
-dimensions as its authors recommend for speed and noise.
+logits; `penultimate` takes them from `Classifier.outputs`) place images that look
+alike to the model near each other in D dimensions. t-SNE (van der Maaten & Hinton,
+2008; scikit-learn's Barnes-Hut version) draws that neighbourhood structure in 2-D,
+after a PCA to 50 dimensions as its authors recommend for speed and noise.
 
 t-SNE takes a minute for 10k images, so the map is computed once per model by
 `python -m fashion map --model NAME` and stored beside it as `NAME.map.npz`, with a
@@ -125,11 +125,23 @@ def embed(features: np.ndarray, seed: int = 0, perplexity: float = PERPLEXITY) -
     return tsne.fit_transform(x).astype(np.float32)
 
 
+def penultimate(clf, images: np.ndarray) -> np.ndarray:
+    """(N, D) penultimate-layer features of `images` under Classifier `clf`.
+
+    The Classifier serves several layers' features side by side (for the not-a-garment
+    check); the penultimate layer's come first. The map uses those alone: they are what
+    the model's last layer separates the classes with.
+    """
+    from fashion.engines import feature_groups
+
+    _, features = clf.outputs(images)
+    return features[:, : feature_groups(clf.model)[0]]
+
+
 def build(clf, images: np.ndarray, seed: int = 0) -> TestMap:
     """The map of `images` (normally the whole test set) under Classifier `clf`."""
     t0 = time.perf_counter()
-    _, features = clf.outputs(images)
-    xy = embed(features, seed=seed)
+    xy = embed(penultimate(clf, images), seed=seed)
     return TestMap(
         model=clf.name,
         fingerprint=weights_fingerprint(clf.model),
@@ -236,3 +248,14 @@ def filter_points(
     if predicted_class is not None:
         keep &= pred == predicted_class
     return np.flatnonzero(keep)
+
+
+def mistakes_first(indices: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """`indices` reordered for showing a selection: its mistakes first, the most confident
+    wrong answer first, then the correct ones in index order."""
+    idx = np.asarray(indices, dtype=np.int64)
+    pred = np.asarray(probs).argmax(axis=1)[idx]
+    wrong = pred != np.asarray(labels)[idx]
+    confidence = np.asarray(probs)[idx, pred]
+    # lexsort: the last key is the primary one.
+    return idx[np.lexsort((idx, np.where(wrong, -confidence, 0.0), ~wrong))]

@@ -50,8 +50,10 @@ N_VAL = 1000  # validation images scored after every epoch (from the held-out sp
 # Training stops here and keeps the epochs done; ~1.5 min is what a visitor will wait.
 MAX_TRAIN_SECONDS = 90.0
 # Start-up (~10 s to import TensorFlow on a busy box), training, the TFLite export and
-# the test-set pass all fit well inside this; past it the worker is killed.
-HARD_LIMIT_SECONDS = 240.0
+# the test-set pass all fit well inside this; past it the worker is killed. The worker is
+# niced, so on a machine busy with other work an operator (or a test) can allow more.
+HARD_LIMIT_ENV = "FASHION_PLAYGROUND_HARD_LIMIT_S"
+HARD_LIMIT_SECONDS = float(os.environ.get(HARD_LIMIT_ENV, "240"))
 MAX_WAITING = 8  # queued jobs beyond the running one; more are refused ("try later")
 NICENESS = 10  # the worker yields the CPU to the server answering predictions
 PROGRESS_STEPS = 20  # progress reports per epoch

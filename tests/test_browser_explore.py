@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fashion.playground import HARD_LIMIT_ENV
 from tests.browser_helpers import (
     ARTIFACTS,
     CHROMIUM,
@@ -38,11 +39,24 @@ DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+# The training worker is niced below everything: on a machine busy with other work (a
+# training run, other tests) its wall time stretches, so the server allows it more.
+PATIENT_LIMIT_S = 1200
+
+
 @pytest.fixture(scope="module")
 def base_url():
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
-    proc = start_server(port, ARTIFACTS / "streamlit-explore.log")
+    saved = os.environ.get(HARD_LIMIT_ENV)
+    os.environ[HARD_LIMIT_ENV] = str(PATIENT_LIMIT_S)  # read by the server at import
+    try:
+        proc = start_server(port, ARTIFACTS / "streamlit-explore.log")
+    finally:
+        if saved is None:
+            os.environ.pop(HARD_LIMIT_ENV)
+        else:
+            os.environ[HARD_LIMIT_ENV] = saved
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -147,12 +161,15 @@ def test_map_a_lasso_shows_its_images_and_an_upload_lands_on_it(page, test_split
     page.get_by_role("heading", name=re.compile(r"^Test image #\d+")).wait_for()
     assert_no_exception(page)
     screenshot(page, "map-selection")
+    page.keyboard.press("Escape")  # close the detail dialog
+    page.get_by_role("heading", name=re.compile(r"^Test image #\d+")).wait_for(state="hidden")
     # Your own photo on the map: a star among its nearest test images.
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
         {"name": "bag.jpg", "mimeType": "image/jpeg", "buffer": jpeg_of_a_bag(test_split)}
     )
-    page.get_by_text(re.compile(r"Your image lands here")).wait_for()
-    lands = page.get_by_text(re.compile(r"Your image lands here")).inner_text()
+    said = page.locator('[data-testid="stMarkdownContainer"]', has_text="lands here").first
+    said.wait_for()
+    lands = said.inner_text()
     assert "Bag" in lands, lands
     chart.get_by_text("your image").first.wait_for()  # the star's legend entry
     page.get_by_text(re.compile(r"^#\d+ · Bag$")).first.wait_for()
@@ -190,7 +207,9 @@ def test_playground_trains_queues_a_second_session_and_classifies(browser, base_
         for pg in (first, second):
             open_page(pg, "playground", "Playground: train a net yourself")
             set_slider(pg, "Training images", "Home")  # the smallest subset
-            set_slider(pg, "Epochs", "End")  # long enough for the second to queue
+            # One epoch: starting TensorFlow alone gives the second session time to queue.
+            # For the docs' picture, ten (of 500 images: seconds) draw proper curves.
+            set_slider(pg, "Epochs", "End" if os.environ.get("FASHION_DOCS") else "Home")
             pg.wait_for_timeout(1500)
         # The first session trains; the second, pressing Train meanwhile, waits.
         first.get_by_role("button", name="Train").click()
@@ -202,7 +221,7 @@ def test_playground_trains_queues_a_second_session_and_classifies(browser, base_
         second.get_by_role("button", name="Cancel").click()
         second.get_by_text(re.compile(r"Training was cancelled")).wait_for()
         # The first session's curves grow and the run completes.
-        first.get_by_text(re.compile(r" is trained: ")).wait_for()
+        first.get_by_text(re.compile(r" is trained: ")).wait_for(timeout=PATIENT_LIMIT_S * 1000)
         first.locator(".js-plotly-plot .main-svg").first.wait_for()
         assert first.get_by_text("Loss").count() >= 1
         assert_no_exception(first)
@@ -211,8 +230,8 @@ def test_playground_trains_queues_a_second_session_and_classifies(browser, base_
         first.get_by_role("button", name="Classify with it").click()
         first.get_by_role("heading", name="What's this garment?").wait_for()
         first.get_by_text(re.compile(r"^(Prediction|Correct|Wrong)")).first.wait_for()
-        sidebar = first.locator('[data-testid="stSidebar"]')
-        assert "(yours)" in sidebar.inner_text()
+        picker = first.get_by_role("combobox", name="Model (test accuracy)")
+        assert picker.input_value().endswith("(yours)"), picker.input_value()
         assert_no_exception(first)
     finally:
         first.context.close()

@@ -129,8 +129,15 @@ def test_map_command_writes_a_map_of_the_model(tmp_path, test_split):
     # The features it was computed from are the Classifier's, so placing a mapped image
     # by its own features finds it.
     clf = Classifier.load(name, models_dir=tmp_path)
-    _, features = clf.outputs(test_split.as_float()[:300])
+    features = embedding.penultimate(clf, test_split.as_float()[:300])
     assert embedding.place(features[7], features, written.xy, k=1).neighbours[0] == 7
+
+
+def test_a_selection_is_shown_mistakes_first():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3], [0.1, 0.9]])
+    labels = np.array([0, 0, 0, 1, 1])  # wrong: 1 (at 0.8), 2 (at 0.6), 3 (at 0.7)
+    order = embedding.mistakes_first(np.array([4, 3, 2, 1, 0]), probs, labels)
+    assert order.tolist() == [1, 3, 2, 0, 4]
 
 
 def test_filter_points_matches_the_metrics():
@@ -280,7 +287,7 @@ def test_a_selection_on_the_map_shows_its_images_and_the_detail(map_app, test_sp
     _clean(map_app)
     assert "3 selected images" in [s.value for s in map_app.subheader]
     tiles = [c.value for c in map_app.caption if c.value.startswith("#")]
-    assert [int(t.split(" ")[0][1:]) for t in tiles] == picked
+    assert sorted(int(t.split(" ")[0][1:]) for t in tiles) == sorted(picked)
     assert all("true **Shirt**" in t for t in tiles)
     map_app.button(key=f"map-inspect-{picked[1]}").click().run()
     _clean(map_app)
@@ -310,8 +317,8 @@ def test_an_upload_is_placed_among_its_nearest_test_images(map_app, test_split):
     # The reference: the same steps outside the app.
     name = map_app.session_state["model_name"]
     clf = Classifier.load(name)
-    _, features = clf.outputs(preprocess.photo(png).image)
-    _, test_features = clf.outputs(test_split.as_float())
+    features = embedding.penultimate(clf, preprocess.photo(png).image)
+    test_features = embedding.penultimate(clf, test_split.as_float())
     expected = embedding.place(features[0], test_features, embedding.read(name).xy)
     chart = _map_chart(map_app)
     star = next(t for t in chart["data"] if t.get("name") == "your image")

@@ -47,7 +47,7 @@ def fingerprint(name: str) -> str:
 @st.cache_data(show_spinner="Computing the features of the 10,000 test images (once per model)…")
 def test_features(name: str) -> np.ndarray:
     """(10000, D) penultimate-layer features of the shipped model `name`."""
-    return state.classifier(name).outputs(state.dataset().test.as_float())[1]
+    return embedding.penultimate(state.classifier(name), state.dataset().test.as_float())
 
 
 def _on_select() -> None:
@@ -152,11 +152,16 @@ def selected_images(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
     n = len(selected)
     head.subheader(f"{n:,} selected image{'s' * (n != 1)}")
     clear.button("Clear the selection", on_click=_clear_selection, key="map_clear")
-    if n > MAX_SHOWN:
-        st.caption(f"Showing the first {MAX_SHOWN}; draw a smaller lasso to see others.")
+    shown = embedding.mistakes_first(np.asarray(selected), probs, labels)[:MAX_SHOWN]
+    wrong = int((probs[selected].argmax(axis=1) != labels[selected]).sum())
+    st.caption(
+        f"{wrong:,} of them mistakes. Mistakes first (the most confident wrong answer "
+        "first), then the rest"
+        + (f"; showing {MAX_SHOWN}, draw a smaller lasso to see others." if n > MAX_SHOWN else ".")
+    )
     # The Mistakes explorer's tiles and detail dialog, for this page's selection.
     detail.show_open(SCOPE, name, probs, labels)
-    detail.grid(SCOPE, selected[:MAX_SHOWN], probs, labels, button_key="map-inspect")
+    detail.grid(SCOPE, shown, probs, labels, button_key="map-inspect")
 
 
 def your_image(name: str, test_map: embedding.TestMap) -> embedding.Placement | None:
@@ -182,9 +187,8 @@ def your_image(name: str, test_map: embedding.TestMap) -> embedding.Placement | 
     prepared = prepared or sketched
     if prepared is None:
         return None
-    clf = state.classifier(name)
     result = state.predict(name, prepared.image)
-    _, features = clf.outputs(prepared.image)
+    features = embedding.penultimate(state.classifier(name), prepared.image)
     placement = embedding.place(features[0], test_features(name), test_map.xy)
     labels = state.test_labels()
     near = labels[placement.neighbours]

@@ -190,8 +190,10 @@ def status(was_busy: bool) -> None:
             f"{job.config.describe()}. Solid: the training images; dashed: "
             f"{playground.N_VAL:,} held-out validation images."
         )
+        fig = charts.training_curves([ModelCard(name=job.name, history=curves)])
+        fig.update_traces(mode="lines+markers")  # a short run: every epoch is a dot to see
         st.plotly_chart(
-            charts.training_curves([ModelCard(name=job.name, history=curves)]),
+            fig,
             key="pg_curves",
             config={"displayModeBar": False},
         )
