@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8501
 DATA_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint format data browser venv clean
+.PHONY: run test lint format data browser nginx serve serve-lb venv clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,10 +36,28 @@ browser:
 
 venv: $(VENV)/.dev
 
+# nginx for the load-balanced recipe and its test (Debian's package, run as an ordinary
+# process by `python -m fashion serve`; its own service is not needed).
+nginx:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get install -y -qq nginx || (apt-get update -qq && apt-get install -y -qq nginx)); \
+	else echo "note: nginx missing; the load-balancer test will be skipped"; fi
+
 run: $(VENV)/.runtime data
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-test: $(VENV)/.dev data browser
+# A public server: the model loads at start, public-demo settings (README, "Host it").
+serve: $(VENV)/.runtime data
+	$(PY) -m fashion serve --port $(PORT)
+
+# K app processes behind nginx on :8080 (LB_PORT), one command.
+K ?= 2
+LB_PORT ?= 8080
+serve-lb: $(VENV)/.runtime data nginx
+	$(PY) -m fashion serve --processes $(K) --port $(LB_PORT)
+
+test: $(VENV)/.dev data browser nginx
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

@@ -6,11 +6,11 @@ the sidebar is shared by all of them through st.session_state.
 
 import streamlit as st
 
-from fashion.ui import state
+from fashion.ui import links, state
+from fashion.ui.images import favicon
 
-st.set_page_config(
-    page_title="Fashion-MNIST classifier", page_icon=":material/checkroom:", layout="wide"
-)
+# The icon is drawn by the project (a :material/...: icon is fetched from a font CDN).
+st.set_page_config(page_title="Fashion-MNIST classifier", page_icon=favicon(), layout="wide")
 
 # File pages (not callables) so AppTest.switch_page can open each one in tests.
 PAGES = [
@@ -55,8 +55,12 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+links.restore()  # what the URL asks for (model, input, test image): a link opens that view
+if requested := links.take(links.MODEL):
+    st.session_state[state.MODEL_KEY] = requested  # the picker falls back if it is unknown
 with st.sidebar:
     with state.friendly_errors("the model list"):
         state.model_picker()
     st.caption("Fashion-MNIST · Keras · Streamlit")
 page.run()
+links.sync(state.current_model())

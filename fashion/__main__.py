@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("export", help="export a model as a SavedModel or a TFLite file")
-    p.add_argument("--format", choices=["saved_model", "tflite"], required=True)
+    p.add_argument(
+        "--format",
+        choices=["saved_model", "tflite", "twin"],
+        required=True,
+        help="twin: the file the app serves (logits + features), e.g. --out assets/models",
+    )
     p.add_argument("--model", help="shipped model name (default: the best one)")
     p.add_argument("--models-dir")
     p.add_argument("--out", help="output folder (default: exports/)")
@@ -143,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="t-SNE's random state")
     p.add_argument("--limit", type=int, help="map only the first N test images (a quick check)")
     p.set_defaults(func=_cmd_map)
+
+    from fashion import serve  # light: starts processes, imports neither TF nor Streamlit
+
+    p = sub.add_parser("serve", help="run the app for visitors: one process, or K behind nginx")
+    serve.cli_arguments(p)
+    p.set_defaults(func=serve.main)
 
     p = sub.add_parser("models", help="list registered and shipped models")
     p.add_argument("--markdown", action="store_true", help="the README's table of shipped models")

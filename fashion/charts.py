@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from fashion.calibration import N_BINS, ece, reliability
 from fashion.card import ModelCard
 from fashion.classes import CLASS_NAMES, NUM_CLASSES
-from fashion.metrics import normalize_rows
+from fashion.metrics import normalize_rows, smoothed_loss_floor
 
 # One palette for the whole app, so "correct" and "wrong" mean the same colour everywhere.
 NEUTRAL = "#b8c2cc"
@@ -22,6 +22,9 @@ PREDICTED = "#4c6ef5"
 CORRECT = "#2f9e44"
 WRONG = "#e03131"
 TRUE_MARK = "#212529"
+# The true class's bar outline: orange reads on a light and on a dark page (near-black
+# vanished on the dark theme).
+TRUE_OUTLINE = "#f08c00"
 SERIES = ("#4c6ef5", "#f08c00", "#2f9e44", "#ae3ec9", "#e03131", "#1098ad", "#5c940d")
 
 
@@ -63,7 +66,7 @@ def probability_bars(
             x=probs,
             y=labels,
             orientation="h",
-            marker=dict(color=colours, line=dict(color=TRUE_MARK, width=outline)),
+            marker=dict(color=colours, line=dict(color=TRUE_OUTLINE, width=outline)),
             text=[f"{p:.1%}" for p in probs],
             textposition="outside",
             cliponaxis=False,
@@ -78,6 +81,36 @@ def probability_bars(
 
 
 CELL_TRACE = 1  # in confusion_heatmap: trace 0 is the heatmap, 1 the clickable markers
+# One colour scale for the whole matrix on z in [-1, 1]: the diagonal (right answers) on
+# [-1, -0.2] in greens, the mistakes on [0, 1] in reds scaled to the largest mistake, so
+# the big diagonal cannot wash the mistakes out. Empty cells are a light grey that reads
+# on a light and a dark page alike (the counts on them stay dark).
+CONFUSION_SCALE = [
+    [0.0, "#2b8a3e"],
+    [0.4, "#b2f2bb"],
+    [0.5, "#f1f3f5"],
+    [0.6, "#ffc9c9"],
+    [1.0, "#c92a2a"],
+]
+
+
+# Axis labels of the confusion matrix, short enough for a phone (the hover names the class
+# in full): with the long names the labels took half of a 390 px screen.
+SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+               "Bag", "Boot")  # fmt: skip
+
+
+def cell_text(count: int, fraction: float, normalized: bool) -> str:
+    """What a confusion cell says: the count, or its share of the row.
+
+    A share is never rounded to "0%" while images are behind it: under 10 % it keeps one
+    decimal (1 image of 1,000 is "0.1%"), and anything under 0.05 % is "<0.1%".
+    """
+    if not normalized or count == 0:
+        return str(int(count))
+    if fraction >= 0.095:
+        return f"{fraction:.0%}"
+    return f"{fraction:.1%}" if fraction >= 0.0005 else "<0.1%"
 
 
 def confusion_heatmap(
@@ -96,24 +129,33 @@ def confusion_heatmap(
     """
     cm = np.asarray(cm)
     frac = normalize_rows(cm)
-    z = frac if normalized else cm
-    text = [[f"{v:.0%}" if normalized else f"{int(v)}" for v in row] for row in z]
-    names = list(CLASS_NAMES)
+    text = [
+        [cell_text(int(c), float(f), normalized) for c, f in zip(crow, frow, strict=True)]
+        for crow, frow in zip(cm, frac, strict=True)
+    ]
+    diagonal = np.eye(NUM_CLASSES, dtype=bool)
+    worst = float(frac[~diagonal].max()) or 1.0
+    # Mistakes: 0..1 relative to the worst one (square root spreads the small ones);
+    # right answers: -1..-0.2 by the row's accuracy.
+    z = np.where(diagonal, -(0.2 + 0.8 * frac), np.sqrt(frac / worst))
+    names = list(SHORT_NAMES)
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=names,
             y=names,
-            # Colour by the row fraction in both views so the big diagonal does not
-            # wash out the mistakes; a square root spreads the small values.
-            colorscale="Blues",
+            zmin=-1,
+            zmax=1,
+            colorscale=CONFUSION_SCALE,
             text=text,
             texttemplate="%{text}",
+            textfont=dict(size=11),
             hoverinfo="skip",
             showscale=False,
+            xgap=1,
+            ygap=1,
         )
     )
-    fig.data[0].update(z=np.sqrt(frac), zmin=0, zmax=1)
     true_idx, pred_idx = np.meshgrid(np.arange(NUM_CLASSES), np.arange(NUM_CLASSES), indexing="ij")
     fig.add_trace(
         go.Scatter(
@@ -124,12 +166,18 @@ def confusion_heatmap(
             # Plain lists: numpy would travel as a typed array, which the browser hands
             # back in selection events as an object, not a list.
             customdata=np.stack([true_idx.ravel(), pred_idx.ravel(), cm.ravel()], axis=1).tolist(),
-            hovertemplate=("true %{y}<br>predicted %{x}<br>%{customdata[2]} images<extra></extra>"),
+            text=[
+                f"true {CLASS_NAMES[i]}<br>predicted {CLASS_NAMES[j]}"
+                for i, j in zip(true_idx.ravel(), pred_idx.ravel(), strict=True)
+            ],
+            hovertemplate="%{text}<br>%{customdata[2]} images<extra></extra>",
             showlegend=False,
         )
     )
-    fig.update_xaxes(title="Predicted", side="top", tickangle=-30)
-    fig.update_yaxes(title="True", autorange="reversed")
+    # Upright column labels and no axis titles (the page's caption names rows and
+    # columns): slanted labels and titles took a third of a phone's width.
+    fig.update_xaxes(side="top", tickangle=-90, showgrid=False)
+    fig.update_yaxes(autorange="reversed", showgrid=False)
     if selected is not None:
         true, pred = selected
         fig.add_shape(
@@ -138,10 +186,10 @@ def confusion_heatmap(
             x1=pred + 0.5,
             y0=true - 0.5,
             y1=true + 0.5,
-            line=dict(color=WRONG if true != pred else CORRECT, width=3),
+            line=dict(color=PREDICTED, width=3),
         )
     fig.update_layout(clickmode="event+select", dragmode=False)
-    return _compact(fig, 560)
+    return _compact(fig, 520)
 
 
 def confusion_cell(point: dict) -> tuple[int, int] | None:
@@ -184,6 +232,17 @@ def training_curves(cards: Sequence[ModelCard]) -> go.Figure:
                     row=1,
                     col=col,
                 )
+        smoothing = float(card.config.get("label_smoothing") or 0.0)
+        if smoothing > 0:  # its loss is measured against softened targets: it has a floor
+            fig.add_hline(
+                y=smoothed_loss_floor(smoothing),
+                line=dict(color=colour, dash="dot", width=1),
+                annotation_text=f"lowest possible with label smoothing {smoothing:g}",
+                annotation_position="top right",
+                annotation_font_size=11,
+                row=1,
+                col=1,
+            )
     fig.update_xaxes(title="epoch")
     return _compact(fig, 380)
 
@@ -274,7 +333,7 @@ def reliability_diagram(
             y=[0, 1],
             mode="lines",
             name="perfectly calibrated",
-            line={"dash": "dash", "color": "black"},
+            line={"dash": "dash", "color": "#868e96"},  # grey: visible on a light and a dark page
         )
     )
     fig.update_layout(
@@ -292,7 +351,9 @@ CLASS_COLOURS = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#7f7f7f",
 )  # fmt: skip
-CONTEXT = "#e9ecef"  # points the filters leave out: still drawn, so the shape stays
+# Points the filters leave out: still drawn, so the shape stays; a translucent grey
+# reads as "background" on the light and the dark theme alike.
+CONTEXT = "rgba(134, 142, 150, 0.22)"
 
 
 def test_map(
@@ -392,7 +453,6 @@ def test_map(
         clickmode="event+select",
         hovermode="closest",
         legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, itemsizing="constant"),
-        plot_bgcolor="white",
     )
     return _compact(fig, height)
 

@@ -279,6 +279,18 @@ def fit(
     return card
 
 
+def _exit_with_parent() -> None:
+    """End this worker if the server that started it goes away (nobody would read it)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     """The worker: `python -m fashion.playground CONFIG_JSON OUT_DIR NAME`.
 
@@ -288,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     config = PlaygroundConfig(**json.loads(argv[0]))
     out_dir, name = Path(argv[1]), argv[2]
     os.nice(NICENESS)
+    _exit_with_parent()
     import tensorflow as tf
 
     # One core for training, before TensorFlow starts its thread pools.

@@ -302,14 +302,33 @@ def photo(source: bytes | Image.Image) -> Prepared:
             f"Please upload a photo at least {MIN_SIDE} pixels on each side."
         )
     rgb = to_rgb(im)
+    gray = _gray(rgb)
     return _prepare(
         rgb,
-        original=_to_uint8(_gray(rgb)),
+        original=_to_uint8(gray),
         empty_message=(
-            "No garment found: the image is a single flat colour. Please upload a photo "
-            "of one garment on a plain background."
+            f"No garment found: {_what_was_found(gray)}. Please upload a photo of one "
+            "garment on a plain background."
         ),
     )
+
+
+def _what_was_found(gray: np.ndarray) -> str:
+    """Why nothing stood out, in words a user can act on: what the image is instead."""
+    lo, hi = np.percentile(gray, [0.5, 99.5])
+    spread = float(hi - lo)
+    if spread < 1.5 / 255:
+        return "the image is a single flat colour"
+    h, w = gray.shape
+    middle = gray[h // 4 : h - h // 4, w // 4 : w - w // 4]
+    edges, centre = float(np.std(_border(gray))), float(np.std(middle))
+    if edges >= 0.5 * centre:
+        return (
+            f"the image is noise or an even texture all over (its brightness varies by "
+            f"{spread:.0%}, as much at its edges as in its middle), so no shape stands out "
+            "from a background"
+        )
+    return f"nothing stands out enough from the background (the strongest contrast is {spread:.0%})"
 
 
 def sketch(rgba: np.ndarray) -> Prepared:

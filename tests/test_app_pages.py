@@ -30,6 +30,21 @@ def open_page(at: AppTest, page: str) -> AppTest:
     return at.switch_page(f"fashion/ui/{page}.py").run()
 
 
+def open_classify(at: AppTest, mode: str) -> AppTest:
+    """The Classify page with the input tab `mode` open (only the open tab runs)."""
+    from fashion.ui.classify import MODES, TABS_KEY
+
+    open_page(at, "classify")
+    at.session_state[TABS_KEY] = MODES[mode]
+    return at.run()
+
+
+def classify_tab(at: AppTest, mode: str):
+    from fashion.ui.classify import MODES
+
+    return next(t for t in at.tabs if t.label == MODES[mode])
+
+
 def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -87,7 +102,7 @@ def test_sidebar_lists_every_shipped_model_with_its_accuracy():
 
 @pytest.mark.parametrize("index", [0, 42, 9999])
 def test_test_sample_shows_true_label_prediction_and_chart(app, test_split, index):
-    open_page(app, "classify")
+    open_classify(app, "sample")
     app.number_input(key="sample_index").set_value(index).run()
     assert_clean(app)
     true = CLASS_NAMES[test_split.labels[index]]
@@ -112,7 +127,7 @@ def test_test_sample_shows_true_label_prediction_and_chart(app, test_split, inde
 
 
 def test_random_of_class_picks_that_class(app, test_split):
-    open_page(app, "classify")
+    open_classify(app, "sample")
     app.selectbox(key="sample_class").set_value(7).run()
     for _ in range(3):
         app.button(key="random_of_class").click().run()
@@ -166,8 +181,16 @@ def test_confusion_cell_shows_that_pairs_samples(app, shipped_cards):
     cm = _pick_pair(app, shipped_cards, "confusion", "cm", 4, 2)
     text = next(m.value for m in app.markdown if "test images of" in m.value)
     assert text.startswith(f"**{cm[4, 2]}** test images of **Coat** predicted as **Pullover**")
-    if cm[4, 2]:
-        assert any("left to right" in (c or "") for c in _image_captions(app))
+    tiles = [c.value for c in app.caption if c.value.startswith("#")]
+    assert len(tiles) == min(cm[4, 2], 24)
+    for tile in tiles:
+        assert "true **Coat**" in tile and "said Pullover" in tile, tile
+    if tiles:  # a thumbnail opens the same detail as on the Mistakes explorer
+        first = int(tiles[0].split(" ")[0][1:])
+        app.button(key=f"cm-inspect-{first}").click().run()
+        assert_clean(app)
+        assert f"Test image #{first}" in [s.value for s in app.subheader]
+        assert any(c.startswith("What made it say") for c in _image_captions(app))
 
 
 def _image_captions(at: AppTest) -> list[str]:
@@ -199,14 +222,14 @@ def test_mistakes_sorted_by_confidence_and_inspect_shows_chart(app):
     assert any(c["data"][0].get("orientation") == "h" for c in charts(app))
 
 
-def test_possible_label_errors_order_lists_only_ranked_candidates(app, test_split):
+def test_possible_label_errors_filter_lists_only_ranked_candidates(app, test_split):
     from fashion.inference import Classifier
     from fashion.label_errors import label_error_ranking
 
     open_page(app, "mistakes")
     app.selectbox(key="mistake_true").set_value(-1).run()
     app.selectbox(key="mistake_pred").set_value(-1).run()
-    app.selectbox(key="mistake_order").set_value("label-error").run()
+    app.toggle(key="mistake_label_errors").set_value(True).run()
     assert_clean(app)
     assert any("dataset's mistakes, not the model's" in i.value for i in app.info)
     clf = Classifier.load(app.session_state["model_name"])
@@ -219,12 +242,13 @@ def test_possible_label_errors_order_lists_only_ranked_candidates(app, test_spli
     if tiles:
         app.button(key=f"inspect-{tiles[0]}").click().run()
         assert_clean(app)
+        assert f"Test image #{tiles[0]}" in [s.value for s in app.subheader]
         assert any(c.startswith("What made it say") for c in _image_captions(app))
-    app.selectbox(key="mistake_order").set_value("confident").run()
+    app.toggle(key="mistake_label_errors").set_value(False).run()
 
 
 def test_explain_toggle_shows_the_saliency_overlay(app):
-    open_page(app, "classify")
+    open_classify(app, "sample")
     app.number_input(key="sample_index").set_value(0).run()
     assert not any(c.startswith("What made it say") for c in _image_captions(app))
     app.toggle(key="sample-explain").set_value(True).run()
@@ -249,9 +273,11 @@ def test_dataset_page_names_the_source_and_counts(app, dataset):
     open_page(app, "dataset")
     text = " ".join(m.value for m in app.markdown)
     assert dataset.source in text
-    dist = charts(app)[0]
-    assert array(dist["data"][0]["y"]).sum() == len(dataset.train) == 60_000
-    assert array(dist["data"][1]["y"]).sum() == len(dataset.test) == 10_000
+    assert "every class has 6,000 training and 1,000 test images" in text
+    assert len(dataset.train) == 60_000 and len(dataset.test) == 10_000
+    # The mean image of every class, named.
+    means = [c for c in _image_captions(app) if c and " · " in c]
+    assert [c.split(" · ")[0] for c in means] == list(CLASS_NAMES)
 
 
 def _photo_png(image28: np.ndarray) -> bytes:
@@ -265,7 +291,7 @@ def _photo_png(image28: np.ndarray) -> bytes:
 
 
 def test_upload_a_png_shows_a_prediction(app, test_split):
-    open_page(app, "classify")
+    open_classify(app, "upload")
     trouser = test_split.images[np.flatnonzero(test_split.labels == 1)[0]]
     app.file_uploader(key="upload").set_value(("trouser.png", _photo_png(trouser), "image/png"))
     app.run()
@@ -276,53 +302,180 @@ def test_upload_a_png_shows_a_prediction(app, test_split):
     app.file_uploader(key="upload").set_value(None).run()
 
 
+def test_the_page_opens_with_an_example_already_classified(test_split):
+    """A newcomer sees an answer before the first click, and the URL names the view."""
+    from fashion.examples import examples
+
+    at = fresh_app()
+    assert_clean(at)
+    headlines = [s.value for s in at.subheader if s.value.startswith("Prediction:")]
+    assert len(headlines) == 1
+    keys = [str(b.key) for b in at.button if str(b.key).startswith("example-")]
+    assert len(keys) == len(examples(test_split)) >= 6
+    assert dict(at.query_params) == {
+        "model": at.session_state["model_name"],
+        "mode": "examples",
+        "example": keys[0].removeprefix("example-"),
+    }
+
+
+def test_an_example_click_classifies_that_example(app, test_split):
+    from fashion.examples import TEST_INDICES
+
+    open_classify(app, "examples")
+    index = TEST_INDICES[0]
+    app.button(key=f"example-test-{index}").click().run()
+    assert_clean(app)
+    assert f"**True label:** {CLASS_NAMES[test_split.labels[index]]}" in [
+        m.value for m in app.markdown
+    ]
+    assert app.button(key=f"example-test-{index}").proto.type == "primary"  # highlighted
+
+
+def test_several_photos_give_a_grid_a_csv_and_one_in_detail(app, test_split):
+    files = [
+        (
+            f"{CLASS_NAMES[k]}.png",
+            _photo_png(test_split.images[np.flatnonzero(test_split.labels == k)[0]]),
+            "image/png",
+        )
+        for k in (1, 7, 8)
+    ] + [("broken.jpg", b"not an image", "image/jpeg")]
+    open_classify(app, "upload")
+    app.file_uploader(key="upload").set_value(files).run()
+    assert_clean(app)
+    assert any(s.value == "4 photos: 3 classified, 1 unusable" for s in app.subheader)
+    tiles = [c.value for c in app.caption if c.value.endswith(".png")]
+    assert [t.split("**")[1] for t in tiles] == ["Trouser", "Sneaker", "Bag"]
+    assert any("broken.jpg" in c.value for c in app.caption)
+    assert app.get("download_button"), "no CSV download"
+    # One in detail, chosen from the grid.
+    app.selectbox(key="upload_detail").set_value(2).run()
+    assert any(s.value.startswith("Prediction: Bag") for s in app.subheader)
+    app.file_uploader(key="upload").set_value(None).run()
+
+
+def test_choosing_a_class_shows_one_of_its_images_at_once(app, test_split):
+    open_classify(app, "sample")
+    app.number_input(key="sample_index").set_value(0).run()
+    # The class box names the class of the image shown (test image 0 is an ankle boot).
+    assert app.selectbox(key="sample_class").value == test_split.labels[0] == 9
+    app.selectbox(key="sample_class").set_value(3).run()  # no other click
+    index = app.session_state["sample_index"]
+    assert test_split.labels[index] == 3
+    assert f"**True label:** {CLASS_NAMES[3]}" in [m.value for m in app.markdown]
+
+
+def test_an_index_out_of_range_says_so_and_shows_the_last_image(app):
+    open_classify(app, "sample")
+    app.number_input(key="sample_index").set_value(99_999).run()
+    assert_clean(app)
+    assert any("no test image #99,999" in w.value for w in app.warning)
+    assert app.session_state["sample_index"] == 9_999
+    assert any("Test image #9999 of 10,000" in c.value for c in app.caption)
+
+
+def test_a_link_restores_model_mode_and_test_image(shipped_cards, test_split):
+    if len(shipped_cards) < 2:
+        pytest.skip("needs two shipped models")
+    other = shipped_cards[1].name
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"model": other, "mode": "sample", "sample": "42"})
+    at.run()
+    assert_clean(at)
+    assert at.session_state["model_name"] == other
+    assert at.session_state["sample_index"] == 42
+    assert f"**True label:** {CLASS_NAMES[test_split.labels[42]]}" in [m.value for m in at.markdown]
+    # ... and the URL keeps saying so.
+    assert at.query_params["model"] == other
+
+
+def test_the_chosen_input_survives_a_visit_to_another_page(test_split):
+    at = open_classify(fresh_app(), "upload")
+    trouser = test_split.images[np.flatnonzero(test_split.labels == 1)[0]]
+    at.file_uploader(key="upload").set_value(
+        ("trouser.png", _photo_png(trouser), "image/png")
+    ).run()
+    open_page(at, "confusion")
+    open_page(at, "classify")
+    assert any(s.value.startswith("Prediction: Trouser") for s in at.subheader)
+    assert any("Your last upload: trouser.png" in c.value for c in at.caption)
+    open_classify(at, "sample")
+    at.number_input(key="sample_index").set_value(42).run()
+    open_page(at, "dataset")
+    open_page(at, "classify")
+    assert at.session_state["sample_index"] == 42
+    assert any("Test image #42 of 10,000" in c.value for c in at.caption)
+
+
 def _png(image: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(image).save(out, format="PNG")
     return out.getvalue()
 
 
-def test_not_a_garment_warning_follows_the_detector(app):
-    """Uniform noise: the page warns exactly when fashion.ood says it is not a garment."""
+WARNING = "Unlike the training images"
+
+
+def _grace_hopper() -> bytes:
+    """A real photo nobody in this project drew: matplotlib's sample portrait."""
+    import matplotlib
+
+    return (Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").read_bytes()
+
+
+def test_a_portrait_photo_gets_the_warning_and_still_an_answer(app):
+    """A face is not a garment: the upload page warns (from Classifier.predict, the same
+    check as the CLI) but still shows what the model says."""
     from fashion import preprocess
     from fashion.inference import Classifier
 
-    noise = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    photo = _grace_hopper()
     clf = Classifier.load(app.session_state["model_name"])
-    seen = preprocess.photo(_png(noise)).image
-    expected = clf.predict(seen).not_garment
-    open_page(app, "classify")
-    app.file_uploader(key="upload").set_value(("noise.png", _png(noise), "image/png")).run()
+    assert clf.predict(preprocess.photo(photo).image).not_garment
+    open_classify(app, "upload")
+    app.file_uploader(key="upload").set_value(("grace.jpg", photo, "image/jpeg")).run()
     assert not app.exception
-    upload_tab = app.tabs[0]
-    warned = any("does not look like a garment" in w.value for w in upload_tab.warning)
-    assert warned == expected
+    upload_tab = classify_tab(app, "upload")
+    assert any(WARNING in w.value for w in upload_tab.warning)
+    assert any(s.value.startswith("Prediction:") for s in upload_tab.subheader)
+    app.file_uploader(key="upload").set_value(None).run()
+
+
+def test_a_shop_photo_of_a_garment_gets_no_warning(app, test_split):
+    trouser = test_split.images[np.flatnonzero(test_split.labels == 1)[0]]
+    open_classify(app, "upload")
+    app.file_uploader(key="upload").set_value(("trouser.png", _photo_png(trouser), "image/png"))
+    app.run()
+    assert not app.exception
+    assert not any(WARNING in w.value for w in classify_tab(app, "upload").warning)
     app.file_uploader(key="upload").set_value(None).run()
 
 
 def test_not_a_garment_warning_is_shown_when_flagged(app, monkeypatch, test_split):
-    """The warning's wiring, independent of whether the shipped cards have a threshold yet."""
+    """The warning's wiring, whatever the detector says about this image."""
     from fashion import ood
 
-    monkeypatch.setattr(ood, "is_not_garment", lambda logits, *_: np.ones(len(logits), bool))
-    open_page(app, "classify")
+    monkeypatch.setattr(ood.Detector, "flags", lambda self, logits, *_: np.ones(len(logits), bool))
+    open_classify(app, "sample")
     app.number_input(key="sample_index").set_value(1).run()
     assert not app.exception
-    assert any("does not look like a garment" in w.value for w in app.warning)
+    assert any(WARNING in w.value for w in app.warning)
     monkeypatch.undo()
     app.run()
-    assert not any("does not look like a garment" in w.value for w in app.warning)
+    assert not any(WARNING in w.value for w in app.warning)
 
 
 def test_corrupt_upload_shows_a_message_not_a_traceback(app):
-    open_page(app, "classify")
+    open_classify(app, "upload")
     app.file_uploader(key="upload").set_value(("broken.jpg", b"\xff\xd8 not a jpeg", "image/jpeg"))
     app.run()
     assert not app.exception
     assert any("cannot be used" in e.value for e in app.error)
-    # The rest of the page still works.
-    assert any(m.value.startswith("**True label:**") for m in app.markdown)
     app.file_uploader(key="upload").set_value(None).run()
+    # The rest of the page still works.
+    open_classify(app, "sample")
+    assert any(m.value.startswith("**True label:**") for m in app.markdown)
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -331,7 +484,7 @@ def test_every_bad_file_of_the_corpus_is_a_clear_message_in_the_page(app):
     from fashion.samples import bad_files
     from fashion.uploads import MAX_UPLOAD_BYTES
 
-    open_page(app, "classify")
+    open_classify(app, "upload")
     for case, (file_name, data, word) in sorted(bad_files(MAX_UPLOAD_BYTES).items()):
         # The browser's picker only offers the listed extensions (and Streamlit refuses
         # other names before the page runs), so what reaches our code has one of them.
@@ -340,9 +493,10 @@ def test_every_bad_file_of_the_corpus_is_a_clear_message_in_the_page(app):
         mime = "image/png" if file_name.endswith(".png") else "application/octet-stream"
         app.file_uploader(key="upload").set_value((file_name, data, mime)).run()
         assert not app.exception, (case, [e.value for e in app.exception])
-        errors = [e.value for e in app.tabs[0].error]
+        errors = [e.value for e in classify_tab(app, "upload").error]
         assert len(errors) == 1 and word.lower() in errors[0].lower(), (case, errors)
-        assert not any(s.value.startswith("Prediction:") for s in app.tabs[0].subheader), case
+        upload_tab = classify_tab(app, "upload")
+        assert not any(s.value.startswith("Prediction:") for s in upload_tab.subheader), case
     app.file_uploader(key="upload").set_value(None).run()
     assert_clean(app)
 
@@ -364,10 +518,15 @@ def test_missing_dataset_is_a_message_and_the_app_still_works(monkeypatch, tmp_p
         assert not at.exception
         assert any("dataset is not available" in e.value for e in at.error)
         at = open_page(fresh_app(), "classify")
-        assert not at.exception
-        # Upload and sketch do not need the dataset; only the test-sample tab complains.
-        assert len(at.error) == 1
+        assert not at.exception and not at.error
+        # The examples the project draws need no dataset: one is classified, and the
+        # page says why the others are missing.
+        assert any("dataset is not available" in w.value for w in at.warning)
+        assert any(s.value.startswith("Prediction:") for s in at.subheader)
         assert at.sidebar.selectbox[0].options
+        # Only the test-sample tab cannot work.
+        open_classify(at, "sample")
+        assert len(at.error) == 1 and "dataset is not available" in at.error[0].value
     finally:
         monkeypatch.undo()
         data.load.cache_clear()

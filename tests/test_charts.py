@@ -98,3 +98,24 @@ def test_class_distribution_counts_both_splits(dataset):
     fig = charts.class_distribution(train, test)
     assert [t.name for t in fig.data] == ["train", "test"]
     assert sum(fig.data[0].y) == 60_000 and sum(fig.data[1].y) == 10_000
+
+
+def test_row_normalised_cells_with_images_never_read_zero_percent():
+    cm = np.diag(np.full(NUM_CLASSES, 990))
+    cm[0, 1], cm[0, 2], cm[2, 3] = 1, 9, 0  # 0.1 % and 0.9 % of a 1,000-image row
+    cm[0, 0] = 990
+    fig = charts.confusion_heatmap(cm, normalized=True)
+    text = fig.data[0].text
+    assert text[0][1] == "0.1%" and text[0][2] == "0.9%" and text[2][3] == "0"
+    assert charts.cell_text(1, 1 / 5000, normalized=True) == "<0.1%"
+
+
+def test_mistakes_are_coloured_apart_from_the_diagonal(shipped_cards):
+    """The diagonal sits on its own half of the scale, so a big diagonal cannot wash out
+    the mistakes: the most common mistake gets the darkest red whatever the accuracy."""
+    cm = np.array(shipped_cards[0].confusion_matrix)
+    z = np.array(charts.confusion_heatmap(cm).data[0].z)
+    diagonal = np.eye(NUM_CLASSES, dtype=bool)
+    assert (z[diagonal] < 0).all() and (z[~diagonal] >= 0).all()
+    assert z[~diagonal].max() == pytest.approx(1.0)
+    assert (z[~diagonal][cm[~diagonal] > 0] > 0).all()  # any mistake is tinted

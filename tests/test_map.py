@@ -357,4 +357,10 @@ def test_compare_page_counts_match_the_library(shipped_cards, test_split):
     at.segmented_control(key="compare_group").set_value("only_b").run()
     tiles = [c.value for c in at.caption if c.value.startswith("#")]
     assert [int(t.split(" ")[0][1:]) for t in tiles] == comp.only_b[: len(tiles)].tolist()
-    assert all("A: " in t and "✗ · B: " in t and t.endswith("✓") for t in tiles)
+    assert all("✗  \nB: " in t and t.endswith("✓") for t in tiles), tiles[:2]
+    at.button(key=f"cmp-{comp.only_b[0]}").click().run()
+    _clean(at)
+    assert f"Test image #{comp.only_b[0]}" in [s.value for s in at.subheader]
+    bars = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    titles = {(c["layout"].get("title") or {}).get("text") for c in bars}
+    assert {a, b} <= titles

@@ -76,3 +76,14 @@ def test_label_error_order_keeps_only_very_confident_mistakes_and_filters():
     ]
     with pytest.raises(ValueError):
         metrics.mistakes(probs, labels, order="nonsense")
+
+
+def test_smoothed_loss_floor_is_the_entropy_of_the_smoothed_target():
+    from fashion.metrics import smoothed_loss_floor
+
+    assert smoothed_loss_floor(0.0) == 0.0
+    # Against a reference: cross-entropy of the smoothed target with itself, by hand.
+    target = np.full(10, 0.1 / 10)
+    target[3] += 0.9
+    assert smoothed_loss_floor(0.1) == pytest.approx(-(target * np.log(target)).sum())
+    assert smoothed_loss_floor(0.1) == pytest.approx(0.500, abs=0.001)

@@ -312,3 +312,21 @@ def test_near_empty_sketch_asks_to_draw_something():
 def test_sketch_refuses_what_is_not_a_canvas(bad):
     with pytest.raises(InputError):
         preprocess.sketch(bad)
+
+
+@pytest.mark.parametrize(
+    ("image", "said", "not_said"),
+    [
+        (np.full((200, 200), 128, np.uint8), "single flat colour", "noise"),
+        # Faint noise everywhere: not a flat colour, and the message says what it is.
+        (
+            (128 + np.random.default_rng(0).integers(0, 4, (200, 200))).astype(np.uint8),
+            "noise or an even texture",
+            "flat colour",
+        ),
+    ],
+)
+def test_no_garment_says_what_was_found_instead(image, said, not_said):
+    with pytest.raises(preprocess.InputError) as err:
+        preprocess.photo(encode(image))
+    assert said in str(err.value) and not_said not in str(err.value)

@@ -9,11 +9,12 @@ import streamlit as st
 from fashion import charts, compare
 from fashion.classes import CLASS_NAMES
 from fashion.ui import state
-from fashion.ui.images import enlarge
+from fashion.ui.detail import TILE_PX
+from fashion.ui.images import enlarge, png_data_url
 
 MAX_SHOWN = 30
-COLUMNS = 6
-INSPECT_KEY = "compare_selected"
+INSPECT_KEY = "compare_selected"  # the test index whose two answers are open in the dialog
+LAST_KEY = "compare_last"  # the tile inspected last: highlighted, as on the other pages
 
 
 def render() -> None:
@@ -28,10 +29,16 @@ def render() -> None:
 
 def _inspect(index: int) -> None:
     st.session_state[INSPECT_KEY] = index
+    st.session_state[LAST_KEY] = index
+
+
+def _closed() -> None:
+    st.session_state.pop(INSPECT_KEY, None)
 
 
 def _reset() -> None:
     st.session_state.pop(INSPECT_KEY, None)
+    st.session_state.pop(LAST_KEY, None)
 
 
 def show(names: list[str]) -> None:
@@ -92,18 +99,25 @@ def show(names: list[str]) -> None:
     inspected = st.session_state.get(INSPECT_KEY)
     if inspected is not None:
         detail(int(inspected), a, b, probs_a, probs_b, labels)
-    shown = idx[:MAX_SHOWN]
-    thumbs = state.test_thumbnails(tuple(int(i) for i in shown))
-    for start in range(0, len(shown), COLUMNS):
-        row = st.columns(COLUMNS)
-        for k, col in enumerate(row[: len(shown) - start]):
-            i = int(shown[start + k])
-            with col:
-                st.image(thumbs[start + k], width="stretch")
-                st.button("Inspect", key=f"cmp-{i}", on_click=_inspect, args=(i,), width="stretch")
+    shown = [int(i) for i in idx[:MAX_SHOWN]]
+    thumbs = state.test_thumbnails(tuple(shown))
+    last = st.session_state.get(LAST_KEY)
+    # The tiles of the other pages (fashion.ui.detail): they wrap, three to a phone's row.
+    with st.container(horizontal=True, gap="small"):
+        for k, i in enumerate(shown):
+            with st.container(width=TILE_PX, gap="xxsmall", border=i == last):
+                st.image(png_data_url(thumbs[k]), width="stretch")
+                st.button(
+                    "Inspect",
+                    key=f"cmp-{i}",
+                    on_click=_inspect,
+                    args=(i,),
+                    type="primary" if i == last else "secondary",
+                    width="stretch",
+                )
                 st.caption(
                     f"#{i} · true **{CLASS_NAMES[labels[i]]}**  \n"
-                    f"A: {_answer(pred_a[i], labels[i])} · B: {_answer(pred_b[i], labels[i])}"
+                    f"A: {_answer(pred_a[i], labels[i])}  \nB: {_answer(pred_b[i], labels[i])}"
                 )
 
 
@@ -111,20 +125,20 @@ def _answer(pred: int, label: int) -> str:
     return f"{CLASS_NAMES[pred]} {'✓' if pred == label else '✗'}"
 
 
+@st.dialog("One test image, two models", width="large", on_dismiss=_closed)
 def detail(
     i: int, a: str, b: str, probs_a: np.ndarray, probs_b: np.ndarray, labels: np.ndarray
 ) -> None:
     st.subheader(f"Test image #{i}")
     image = state.dataset().test.images[i]
-    left, mid, right = st.columns([1, 2, 2], vertical_alignment="center")
-    left.image(enlarge(image, 6), caption=f"True: {CLASS_NAMES[labels[i]]}", width="stretch")
-    for col, name, probs, key in ((mid, a, probs_a, "cmp-a"), (right, b, probs_b, "cmp-b")):
+    st.image(png_data_url(enlarge(image, 6)), caption=f"True: {CLASS_NAMES[labels[i]]}")
+    left, right = st.columns(2)
+    for col, name, probs, key in ((left, a, probs_a, "cmp-a"), (right, b, probs_b, "cmp-b")):
         col.plotly_chart(
             charts.probability_bars(probs[i], int(labels[i]), title=name),
             key=key,
             config={"displayModeBar": False},
         )
-    st.divider()
 
 
 if __name__ == "__main__":

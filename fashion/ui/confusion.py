@@ -7,11 +7,11 @@ import streamlit as st
 
 from fashion import charts, metrics
 from fashion.classes import CLASS_NAMES, NUM_CLASSES
-from fashion.ui import state
-from fashion.ui.images import montage
+from fashion.ui import detail, state
 
 PAIR_KEYS = ("cm_true", "cm_pred")  # session_state keys of the inspected (true, predicted) cell
-MAX_SAMPLES = 60
+MAX_SAMPLES = 24
+SCOPE = "confusion"  # fashion.ui.detail: this page's open dialog and highlighted tile
 
 
 def render() -> None:
@@ -24,6 +24,7 @@ def render() -> None:
         probs = state.test_probabilities(name)
         labels = state.test_labels()
         show(name, probs, labels)
+        detail.show_open(SCOPE, name, probs, labels)
 
 
 def _select_cell() -> None:
@@ -41,16 +42,23 @@ def show(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
     cm = metrics.confusion_matrix(labels, pred)
     acc = metrics.accuracy(labels, pred)
     total = int(cm.sum())
-    a, b, c = st.columns(3)
-    a.metric("Test accuracy", f"{acc:.2%}")
-    b.metric("Test images", f"{total:,}")
-    c.metric("Mistakes", f"{total - int(np.trace(cm)):,}")
+    # Side by side in a row that wraps: columns would stack them on a phone, three
+    # big numbers filling the first screen.
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Test accuracy", f"{acc:.2%}", width="content")
+        st.metric("Test images", f"{total:,}", width="content")
+        st.metric("Mistakes", f"{total - int(np.trace(cm)):,}", width="content")
     view = st.segmented_control(
-        "Show", ["Counts", "Row-normalised"], default="Counts", key="cm_view"
+        "Show",
+        ["Counts", "Row-normalised"],
+        default="Counts",
+        key="cm_view",
+        persist_state="session",
     )
     st.caption(
         f"Model **{name}** on the official 10,000 test images; rows are the true class, "
-        "columns the prediction. **Click a cell** to see its images."
+        "columns the prediction. Green: right answers; red: mistakes, the darker the more "
+        "(relative to the most common mistake). **Click a cell** to see its images."
     )
     st.session_state.setdefault(PAIR_KEYS[0], 6)  # Shirt, the class everyone confuses
     st.session_state.setdefault(PAIR_KEYS[1], 0)
@@ -71,9 +79,15 @@ def cell_samples(probs: np.ndarray, labels: np.ndarray, pred: np.ndarray, cm: np
     st.subheader("Images in a cell")
     fmt = CLASS_NAMES.__getitem__
     left, right = st.columns(2)
-    true_c = left.selectbox("True class", range(NUM_CLASSES), format_func=fmt, key=PAIR_KEYS[0])
+    true_c = left.selectbox(
+        "True class", range(NUM_CLASSES), format_func=fmt, key=PAIR_KEYS[0], persist_state="session"
+    )
     pred_c = right.selectbox(
-        "Predicted class", range(NUM_CLASSES), format_func=fmt, key=PAIR_KEYS[1]
+        "Predicted class",
+        range(NUM_CLASSES),
+        format_func=fmt,
+        key=PAIR_KEYS[1],
+        persist_state="session",
     )
     idx = np.flatnonzero((labels == true_c) & (pred == pred_c))
     # Most confident first: the surprising ones are the interesting ones.
@@ -85,14 +99,7 @@ def cell_samples(probs: np.ndarray, labels: np.ndarray, pred: np.ndarray, cm: np
     if len(idx) == 0:
         st.info("No test image falls in this cell.")
         return
-    shown = idx[:MAX_SAMPLES]
-    images = state.dataset().test.images[shown]
-    st.image(
-        montage(images, ncols=12, factor=2),
-        caption="Test images, left to right: "
-        + ", ".join(f"#{i}" for i in shown[:12])
-        + ("…" if len(shown) > 12 else ""),
-    )
+    detail.grid(SCOPE, idx[:MAX_SAMPLES], probs, labels, button_key="cm-inspect")
 
 
 def scores_table(cm: np.ndarray) -> None:

@@ -73,7 +73,9 @@ def montage(images: np.ndarray, ncols: int, factor: int = 2, pad: int = 2) -> np
 def png_data_url(image: np.ndarray) -> str:
     """A small (H, W) or (H, W, 3|4) image (uint8, or float in [0, 1]) as a PNG data: URL."""
     buf = io.BytesIO()
-    Image.fromarray(to_uint8(np.asarray(image))).save(buf, format="PNG", optimize=True)
+    # zlib's default level, not optimize=True: measured on a photo's preprocessing steps,
+    # 3-4x less CPU for files ~5% larger, and a server encodes these on every new input.
+    Image.fromarray(to_uint8(np.asarray(image))).save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fashion import calibration, charts
+from fashion import calibration, charts, metrics
 from fashion.card import ModelCard
+from fashion.classes import NUM_CLASSES
 from fashion.ui import state
 
 LATENCY_KEY = "latencies_ms"  # session_state: {model name: median ms}, measured on this page
@@ -48,6 +49,18 @@ def render() -> None:
     )
     st.subheader("Training curves")
     st.caption("Solid: training set; dashed: the held-out validation split.")
+    smoothed = [c for c in cards if (c.config.get("label_smoothing") or 0) > 0]
+    if smoothed:
+        eps = float(smoothed[0].config["label_smoothing"])
+        st.caption(
+            f"Why {', '.join(c.name for c in smoothed)}'s loss sits higher: "
+            f"{'they were' if len(smoothed) > 1 else 'it was'} trained with *label "
+            f"smoothing* ({eps:g}): the loss compares the model with softened targets "
+            f"({1 - eps + eps / NUM_CLASSES:.0%} on the right class, the rest spread over "
+            "the others), "
+            f"so even a perfect model scores {metrics.smoothed_loss_floor(eps):.2f} (dotted "
+            "line), not 0. Compare models by accuracy, not by this loss."
+        )
     st.plotly_chart(charts.training_curves(cards), key="curves")
     st.subheader("Per-class test accuracy")
     st.plotly_chart(charts.per_class_accuracy(cards), key="per-class")

@@ -38,6 +38,15 @@ def _shipped_classifier(name: str) -> Classifier:
     return Classifier.load(name)
 
 
+def load_shipped(name: str) -> Classifier:
+    """Shipped model `name` and its answers on the test set, into the process-wide caches.
+
+    For the server's start (fashion/ui/warmup.py): no session is involved.
+    """
+    _shipped_test_probabilities(name)
+    return _shipped_classifier(name)
+
+
 def classifier(name: str) -> Classifier:
     """Model `name`: this session's own (Playground) or a shipped one, loaded once."""
     own = session_model(name)

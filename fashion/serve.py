@@ -1,0 +1,300 @@
+"""Serve the app to visitors: one Streamlit process, or K of them behind nginx.
+
+    python -m fashion serve                  # one process on :8501, as a Streamlit host runs it
+    python -m fashion serve --processes 2    # nginx on :8080 in front of 2 app processes
+
+Streamlit keeps each visitor's session (widgets, uploads, the images it shows) in the one
+process that holds the visitor's websocket, so several processes need a balancer that
+sends every request of a visitor to the same process. nginx does that here by hashing a
+cookie it sets on the visitor's first response (`ip_hash` would send everyone behind one
+NAT, or every test browser on this machine, to one process). nginx also serves
+Streamlit's own static files itself, pre-compressed and cached for a year (their names
+carry a content hash), so the app processes spend their CPU on the visitors' script runs.
+The nginx config is deploy/nginx.conf; this module fills in its ports and paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRY = ROOT / "streamlit_app.py"  # the app in an st.App that loads the model at start
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf"
+RUN_DIR = ROOT / "deploy" / "run"  # logs, pid file, the static mirror (not committed)
+HEALTH_PATH = "/_stcore/health"  # Streamlit's own: the server answers
+READY_PATH = "/api/ready"  # ours (streamlit_app.py): the model and the data are loaded
+# Importing TensorFlow and loading a model: ~15 s on an idle 2-core box, minutes on a busy one.
+START_TIMEOUT_S = 900
+# A public demo's server settings, as flags: they win over every config file, so these
+# processes run with them whatever .streamlit/config.toml says for local development.
+PUBLIC_FLAGS = {
+    "server.headless": "true",
+    # Nothing changes on a server; watching the sources costs CPU and inotify watches.
+    "server.fileWatcherType": "none",
+    "server.runOnSave": "false",
+    "browser.gatherUsageStats": "false",
+}
+# Files nginx sends gzipped; fonts and images are compressed already.
+COMPRESSIBLE = {".js", ".css", ".html", ".json", ".svg", ".map", ".txt"}
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for tests and benchmarks)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def streamlit_command(port: int, script: Path = ENTRY, address: str = "127.0.0.1") -> list[str]:
+    """`streamlit run SCRIPT` with the public-demo settings, on `address:port`."""
+    flags = [f"--{key}={value}" for key, value in PUBLIC_FLAGS.items()]
+    return [
+        sys.executable, "-m", "streamlit", "run", str(script), *flags,
+        f"--server.port={port}", f"--server.address={address}",
+    ]  # fmt: skip
+
+
+def wait_for(url: str, procs: list[subprocess.Popen], timeout: float = START_TIMEOUT_S) -> None:
+    """Poll `url` until it answers 200, while every process in `procs` is still running.
+
+    Raises:
+        RuntimeError: a process exited, or `url` did not answer 200 within `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args[:4]} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:  # 503: still loading; anything else will not get better
+                raise RuntimeError(f"{url} answered {exc.code}: {exc.read()[:500]!r}") from exc
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
+def launch_app(port: int, log_path: Path, script: Path = ENTRY) -> subprocess.Popen:
+    """One app process in the background (use `wait_ready` before sending visitors)."""
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            streamlit_command(port, script),
+            cwd=Path(script).parent,  # its .streamlit/config.toml and its `fashion` package
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def ready_url(port: int, script: Path = ENTRY) -> str:
+    """READY_PATH for streamlit_app.py (model loaded); Streamlit's health check for any
+    other script (e.g. app.py, which has no /api/ready)."""
+    path = READY_PATH if Path(script).name == ENTRY.name else HEALTH_PATH
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def start_app(port: int, log_path: Path, script: Path = ENTRY) -> subprocess.Popen:
+    """One app process, returned once it is ready (see `ready_url`)."""
+    proc = launch_app(port, log_path, script)
+    try:
+        wait_for(ready_url(port, script), [proc])
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    """Stop a process we started (and only it): SIGTERM, then SIGKILL if it hangs."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
+
+
+def streamlit_static_dir() -> Path:
+    """The frontend Streamlit serves (index.html, static/js, ...) from its own package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("streamlit")
+    assert spec and spec.origin, "streamlit is not installed"
+    return Path(spec.origin).parent / "static"
+
+
+def static_mirror(run_dir: Path, source: Path | None = None) -> Path:
+    """A copy of Streamlit's frontend with a `.gz` next to every text file, for nginx.
+
+    nginx's gzip_static then sends the compressed file as it is: no compression work per
+    request. Built once per Streamlit version (its files carry the version's hashes).
+    """
+    from importlib.metadata import version
+
+    source = source or streamlit_static_dir()
+    mirror = run_dir / f"static-streamlit-{version('streamlit')}"
+    done = mirror / ".complete"
+    if done.exists():
+        return mirror
+    shutil.rmtree(mirror, ignore_errors=True)
+    shutil.copytree(source, mirror)
+    for path in mirror.rglob("*"):
+        if path.is_file() and path.suffix in COMPRESSIBLE:
+            # mtime=0: the same bytes every build; level 9: built once, sent many times.
+            packed = gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
+            path.with_name(path.name + ".gz").write_bytes(packed)
+    done.touch()
+    return mirror
+
+
+def nginx_config(port: int, app_ports: list[int], static_root: Path, run_dir: Path) -> str:
+    """deploy/nginx.conf with its @PLACEHOLDERS@ filled in."""
+    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=3;" for p in app_ports)
+    values = {
+        # Started as root, nginx would run its workers as `nobody`, who cannot read a
+        # private run folder (pytest's and mkdtemp's are 0700). An ordinary user needs
+        # nothing: the workers run as that user.
+        "@USER@": "user root;" if os.geteuid() == 0 else "",
+        "@PORT@": str(port),
+        "@UPSTREAMS@": upstreams.strip(),
+        "@STATIC_ROOT@": str(static_root),
+        "@RUN_DIR@": str(run_dir),
+        "@MIME_TYPES@": "/etc/nginx/mime.types",
+    }
+    text = NGINX_TEMPLATE.read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text
+
+
+@dataclass
+class Deployment:
+    """Running server processes: the app processes and, with a balancer, nginx."""
+
+    url: str  # what a visitor opens
+    apps: list[subprocess.Popen]
+    app_ports: list[int]
+    run_dir: Path
+    nginx: subprocess.Popen | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def access_log(self) -> Path:
+        return self.run_dir / "access.log"
+
+    def pids(self) -> dict[str, list[int]]:
+        """{"app": [pid, ...], "balancer": [master, worker, ...]} of the running processes."""
+        out = {"app": [p.pid for p in self.apps if p.poll() is None], "balancer": []}
+        if self.nginx is not None and self.nginx.poll() is None:
+            out["balancer"] = [self.nginx.pid, *child_pids(self.nginx.pid)]
+        return out
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        stop(self.nginx)
+        for proc in self.apps:
+            stop(proc)
+
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (nginx's workers), from /proc."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        children += [int(c) for c in task.read_text().split()]
+    return children
+
+
+def start(
+    processes: int = 0,
+    port: int = 8501,
+    run_dir: Path = RUN_DIR,
+    script: Path = ENTRY,
+    app_ports: list[int] | None = None,
+) -> Deployment:
+    """Start the app: one process on `port` (processes=0), or nginx on `port` in front of
+    `processes` app processes (on `app_ports`, default port+1, port+2, ...).
+
+    Returns once every app process is ready (model loaded) and nginx answers.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if processes <= 0:
+        app = start_app(port, run_dir / "app.log", script)
+        return Deployment(f"http://127.0.0.1:{port}", [app], [port], run_dir)
+    app_ports = app_ports or [port + 1 + k for k in range(processes)]
+    deployment = Deployment(f"http://127.0.0.1:{port}", [], app_ports, run_dir)
+    try:
+        for k, app_port in enumerate(app_ports):
+            deployment.apps.append(launch_app(app_port, run_dir / f"app-{k}.log", script))
+        for app_port in app_ports:  # all loading at once; each must answer
+            wait_for(ready_url(app_port, script), deployment.apps)
+        conf = run_dir / "nginx.conf"
+        conf.write_text(nginx_config(port, app_ports, static_mirror(run_dir), run_dir))
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        # -e: error log from the start (before the config's own error_log is read);
+        # daemon off: nginx stays our child, so stopping it is one signal to one pid.
+        deployment.nginx = subprocess.Popen(
+            [nginx, "-e", str(run_dir / "error.log"), "-c", str(conf), "-g", "daemon off;"],
+            cwd=run_dir,
+        )
+        wait_for(f"{deployment.url}{HEALTH_PATH}", [deployment.nginx], timeout=30)
+    except BaseException:
+        deployment.stop()
+        raise
+    return deployment
+
+
+def cli_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="app processes behind nginx (0: one Streamlit process, no balancer)",
+    )
+    parser.add_argument("--port", type=int, help="where visitors connect (8501, or 8080 with K)")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="logs and nginx files")
+
+
+def main(args: argparse.Namespace) -> int:
+    """`python -m fashion serve`: start, print where, and run until Ctrl-C or SIGTERM."""
+    port = args.port or (8080 if args.processes > 0 else 8501)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the children
+    deployment = start(args.processes, port, args.run_dir)
+    try:
+        where = f" behind nginx (apps on {deployment.app_ports})" if deployment.nginx else ""
+        print(f"Serving on {deployment.url}{where}; logs in {args.run_dir}", flush=True)
+        while all(p.poll() is None for p in [*deployment.apps, deployment.nginx] if p):
+            time.sleep(1)
+        print("a server process exited; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        deployment.stop()

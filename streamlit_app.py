@@ -1,0 +1,13 @@
+"""The app as a server runs it: `streamlit run streamlit_app.py` (Streamlit hosts' default).
+
+app.py holds the pages; this wraps it in an `st.App` (Streamlit's ASGI entry point) that
+loads the model and the data in the background as soon as the server starts, so no
+visitor waits for TensorFlow, and answers `GET /api/ready` (503 while loading, then 200)
+without a browser session. See fashion/ui/warmup.py and README, "Host it".
+"""
+
+import streamlit as st
+
+from fashion.ui import warmup
+
+app = st.App("app.py", lifespan=warmup.lifespan, routes=warmup.routes())

@@ -1,0 +1,128 @@
+"""The hosted demo: the model loaded when the server starts, and K app processes behind nginx.
+
+One deployment for the module, as `python -m fashion serve --processes 2` starts it:
+nginx in front of two `streamlit run streamlit_app.py` processes. Starting an app process
+(TensorFlow, a model, the test set) is the expensive part, so it is done once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from fashion import card, serve
+
+pytestmark = [pytest.mark.slow]
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+if not Path(NGINX).exists():
+    pytest.skip("nginx is missing (install it with `make nginx`)", allow_module_level=True)
+
+ROUTE_COOKIE = "fashion_route"
+
+
+def get(url: str, headers: dict | None = None) -> tuple[int, dict, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return resp.status, dict(resp.headers), resp.read().decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("serve")
+    port, *app_ports = (serve.free_port() for _ in range(3))
+    with serve.start(2, port, run_dir, app_ports=app_ports) as running:
+        yield running
+
+
+def test_the_model_is_loaded_before_the_first_visitor_asks(deployment):
+    """Right after the start, before any browser: every app process says it is ready, and
+    Streamlit's own metrics show the model in the process-wide cache with no visitor yet."""
+    model = card.default_name()
+    for port in deployment.app_ports:
+        status, _, body = get(f"http://127.0.0.1:{port}{serve.READY_PATH}")
+        assert status == 200
+        assert json.loads(body) | {"seconds": 0} == {"state": "ready", "model": model, "seconds": 0}
+        _, _, metrics = get(f"http://127.0.0.1:{port}/_stcore/metrics")
+        # Counted by Streamlit, not by us: the loader ran (a miss) and holds a Classifier.
+        loader = r'cache="fashion\.ui\.state\.\w*classifier"'
+        assert re.search(
+            rf'cache_memory_bytes\{{cache_type="st_cache_resource",{loader}\}}', metrics
+        )
+        assert re.search(rf'cache_lookups_total\{{{loader},.*result="miss"\}} 1\b', metrics)
+    # ...and nobody has opened a session yet (the only requests were health checks).
+    log = deployment.access_log.read_text()
+    assert "/_stcore/stream" not in log
+
+
+def test_nginx_serves_the_frontend_compressed_and_cached(deployment):
+    _, headers, html = get(deployment.url + "/", {"Accept-Encoding": "identity"})
+    assert headers.get("Cache-Control") == "no-cache"  # a new Streamlit version shows at once
+    bundle = re.search(r'src="\.?/?(static/js/[^"]+\.js)"', html)
+    assert bundle, "no script bundle in index.html"
+    _, headers, _ = get(f"{deployment.url}/{bundle.group(1)}", {"Accept-Encoding": "gzip"})
+    assert headers.get("Content-Encoding") == "gzip"
+    assert "immutable" in headers.get("Cache-Control", "")
+    assert f"upstream=- 200 GET /{bundle.group(1)}" in deployment.access_log.read_text()
+
+
+def _cookie_for_each_process(deployment) -> list[str]:
+    """A route cookie value per app process: nginx hashes the cookie, so try values and
+    read which process each one reached (health checks, cheap) from the access log."""
+    found: dict[str, str] = {}
+    for k in range(200):
+        value = f"test-{k}"
+        get(f"{deployment.url}/_stcore/health", {"Cookie": f"{ROUTE_COOKIE}={value}"})
+        line = deployment.access_log.read_text().splitlines()[-1]
+        upstream = re.search(r"upstream=(\S+)", line).group(1)
+        found.setdefault(upstream, value)
+        if len(found) == len(deployment.app_ports):
+            return list(found.values())
+    raise AssertionError(f"200 cookies all reached {list(found)}")
+
+
+@pytest.mark.browser
+def test_two_visitors_behind_nginx_each_get_their_prediction(deployment):
+    """Two browsers, one on each app process: each uploads a photo and gets its answer,
+    and every request of each visitor reaches that visitor's process."""
+    from benchmarks import load
+
+    if not load.CHROMIUM.exists():
+        pytest.skip(f"{load.CHROMIUM} is missing (install it with `make browser`)")
+    routes = _cookie_for_each_process(deployment)
+    photos = load.photos(2)
+
+    async def two_visits() -> list:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path=str(load.CHROMIUM), args=load.CHROMIUM_ARGS
+            )
+            try:
+                return await asyncio.gather(
+                    *(
+                        load.visit(
+                            browser,
+                            deployment.url,
+                            photo,
+                            cookies=[{"name": ROUTE_COOKIE, "value": route, "url": deployment.url}],
+                        )
+                        for route, (_, photo) in zip(routes, photos, strict=True)
+                    )
+                )
+            finally:
+                await browser.close()
+
+    visits = asyncio.run(two_visits())
+    assert [v.error for v in visits] == [None, None]
+    assert [v.route for v in visits] == routes
+    spread = load.affinity(deployment, visits)
+    assert spread["one_process"] == 2, spread  # each visitor's requests on one process
+    assert len(spread["per_process"]) == 2, spread  # and both processes served one
