@@ -20,6 +20,7 @@ from tests.test_browser import (  # noqa: F401 - fixtures, used by name
     page,
     screenshot,
     wait_for_charts,
+    warm,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
