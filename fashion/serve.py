@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -37,15 +38,9 @@ HEALTH_PATH = "/_stcore/health"  # Streamlit's own: the server answers
 READY_PATH = "/api/ready"  # ours (streamlit_app.py): the model and the data are loaded
 # Importing TensorFlow and loading a model: ~15 s on an idle 2-core box, minutes on a busy one.
 START_TIMEOUT_S = 900
-# A public demo's server settings, as flags: they win over every config file, so these
-# processes run with them whatever .streamlit/config.toml says for local development.
-PUBLIC_FLAGS = {
-    "server.headless": "true",
-    # Nothing changes on a server; watching the sources costs CPU and inotify watches.
-    "server.fileWatcherType": "none",
-    "server.runOnSave": "false",
-    "browser.gatherUsageStats": "false",
-}
+# The public demo's server settings (Streamlit's config format), on top of
+# .streamlit/config.toml, which is tuned for `make run` on a developer's machine.
+PUBLIC_CONFIG = ROOT / "deploy" / "public.toml"
 # Files nginx sends gzipped; fonts and images are compressed already.
 COMPRESSIBLE = {".js", ".css", ".html", ".json", ".svg", ".map", ".txt"}
 
@@ -57,9 +52,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def public_settings(path: Path = PUBLIC_CONFIG) -> dict[str, bool | int | float | str]:
+    """deploy/public.toml as Streamlit option names: {"server.headless": True, ...}."""
+    with path.open("rb") as fh:
+        sections = tomllib.load(fh)
+    return {
+        f"{section}.{key}": value
+        for section, opts in sections.items()
+        for key, value in opts.items()
+    }
+
+
 def streamlit_command(port: int, script: Path = ENTRY, address: str = "127.0.0.1") -> list[str]:
-    """`streamlit run SCRIPT` with the public-demo settings, on `address:port`."""
-    flags = [f"--{key}={value}" for key, value in PUBLIC_FLAGS.items()]
+    """`streamlit run SCRIPT` with the public-demo settings as flags, on `address:port`.
+
+    Flags win over every config file, so whatever script runs gets the public settings.
+    """
+    flags = [
+        f"--{key}={str(value).lower() if isinstance(value, bool) else value}"
+        for key, value in public_settings().items()
+    ]
     return [
         sys.executable, "-m", "streamlit", "run", str(script), *flags,
         f"--server.port={port}", f"--server.address={address}",

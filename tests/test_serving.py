@@ -48,7 +48,9 @@ def test_the_model_is_loaded_before_the_first_visitor_asks(deployment):
     for port in deployment.app_ports:
         status, _, body = get(f"http://127.0.0.1:{port}{serve.READY_PATH}")
         assert status == 200
-        assert json.loads(body) | {"seconds": 0} == {"state": "ready", "model": model, "seconds": 0}
+        report = json.loads(body)
+        assert (report["state"], report["model"]) == ("ready", model)
+        assert report["settings"] == serve.public_settings()  # what deploy/public.toml says
         _, _, metrics = get(f"http://127.0.0.1:{port}/_stcore/metrics")
         # Counted by Streamlit, not by us: the loader ran (a miss) and holds a Classifier.
         loader = r'cache="fashion\.ui\.state\.\w*classifier"'
@@ -70,6 +72,26 @@ def test_nginx_serves_the_frontend_compressed_and_cached(deployment):
     assert headers.get("Content-Encoding") == "gzip"
     assert "immutable" in headers.get("Cache-Control", "")
     assert f"upstream=- 200 GET /{bundle.group(1)}" in deployment.access_log.read_text()
+
+
+def test_the_server_entry_applies_the_public_settings_itself():
+    """A Streamlit host passes no flags: streamlit_app.py sets deploy/public.toml itself."""
+    from streamlit import config
+
+    from fashion.ui import warmup
+    from fashion.uploads import MAX_UPLOAD_BYTES
+
+    settings = serve.public_settings()
+    assert settings["server.fileWatcherType"] == "none" and settings["server.headless"] is True
+    assert settings["server.maxUploadSize"] * 2**20 == MAX_UPLOAD_BYTES  # Streamlit's MiB
+    before = {key: config.get_option(key) for key in settings}
+    try:
+        config.set_option("server.fileWatcherType", "poll")  # as .streamlit/config.toml has it
+        warmup.apply_public_settings()
+        assert {key: config.get_option(key) for key in settings} == settings
+    finally:
+        for key, value in before.items():
+            config.set_option(key, value)
 
 
 def _cookie_for_each_process(deployment) -> list[str]:

@@ -1,7 +1,8 @@
-"""Load the model and the data when the server starts, not on the first visitor's click.
+"""The server's start: public settings, and the model and the data loaded before visitors.
 
-`streamlit_app.py` wraps app.py in an `st.App` whose lifespan starts `warm_up` in a
-thread as soon as the server is up, and adds `GET /api/ready`. The loaders are the
+`streamlit_app.py` applies deploy/public.toml (`apply_public_settings`), then wraps
+app.py in an `st.App` whose lifespan starts `WarmUp.run` in a thread as soon as the
+server is up, and adds `GET /api/ready`. The loaders are the
 pages' own cached functions (fashion.ui.state), so every visitor reuses exactly what was
 loaded here: TensorFlow, the dataset, the default model, its answers on the 10k test
 images (the confusion, mistakes and models pages need them) and plotly's first figure.
@@ -9,7 +10,8 @@ images (the confusion, mistakes and models pages need them) and plotly's first f
 /api/ready answers without a browser session, which is what a balancer's or a host's
 health check, the start command (`python -m fashion serve`) and the tests need: 503
 while loading, 200 with what was loaded once the default model answers, 500 if loading
-failed (the pages then say what is missing, as they would anyway).
+failed (the pages then say what is missing, as they would anyway). It also shows the
+settings the server runs with.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
+
+from fashion.serve import PUBLIC_CONFIG, public_settings
 
 log = logging.getLogger("fashion.warmup")
 
@@ -98,9 +102,26 @@ async def lifespan(_app: object) -> AsyncIterator[None]:
 
 async def ready(_request: object) -> object:
     from starlette.responses import JSONResponse
+    from streamlit import config
 
     status = {"ready": 200, "loading": 503}.get(WARM_UP.report["state"], 500)
-    return JSONResponse(WARM_UP.report, status_code=status)
+    settings = {key: config.get_option(key) for key in public_settings()}
+    return JSONResponse(WARM_UP.report | {"settings": settings}, status_code=status)
+
+
+def apply_public_settings() -> dict[str, Any]:
+    """deploy/public.toml on top of the config files, for `streamlit run streamlit_app.py`.
+
+    A Streamlit host reads only .streamlit/config.toml, which is tuned for `make run`.
+    This runs when the server imports streamlit_app.py, before the first session: a
+    session decides on its file watcher and run-on-save when it starts.
+    """
+    from streamlit import config
+
+    settings = public_settings()
+    for key, value in settings.items():
+        config.set_option(key, value, where_defined=str(PUBLIC_CONFIG))
+    return settings
 
 
 def routes() -> list:
