@@ -27,8 +27,11 @@ import numpy as np
 from fashion.classes import INPUT_SHAPE, NUM_CLASSES
 
 # Chunk size for big batches: large enough to keep both cores busy, small enough that a
-# 10k evaluation does not allocate gigabytes of activations at once.
-BATCH = 1000
+# 10k evaluation does not allocate gigabytes of activations at once. A TFLite runner keeps
+# its tensors allocated for the largest chunk it has seen, for the life of the process:
+# measured with wrn-16-2 on the 10k test set (which every app process runs at start),
+# 1000 held 1.7 GB of RSS, 128 holds 1.0 GB, for the same CPU time (17 CPU-s).
+BATCH = 128
 
 
 def as_batch(images: np.ndarray) -> np.ndarray:
