@@ -232,19 +232,24 @@ def training_curves(cards: Sequence[ModelCard]) -> go.Figure:
                     row=1,
                     col=col,
                 )
-        smoothing = float(card.config.get("label_smoothing") or 0.0)
-        if smoothing > 0:  # its loss is measured against softened targets: it has a floor
-            fig.add_hline(
-                y=smoothed_loss_floor(smoothing),
-                line=dict(color=colour, dash="dot", width=1),
-                annotation_text=f"lowest possible with label smoothing {smoothing:g}",
-                annotation_position="top right",
-                annotation_font_size=11,
-                row=1,
-                col=1,
-            )
+    # A model trained with label smoothing is scored against softened targets: its loss
+    # has a floor above 0. One dotted line per smoothing value in use.
+    smoothings = {float(c.config.get("label_smoothing") or 0.0) for c in cards} - {0.0}
+    for smoothing in sorted(smoothings):
+        fig.add_hline(
+            y=smoothed_loss_floor(smoothing),
+            line=dict(color=NEUTRAL, dash="dot", width=1.5),
+            annotation_text=f"floor (smoothing {smoothing:g})",
+            annotation_position="top right",
+            annotation_font_size=11,
+            row=1,
+            col=1,
+        )
     fig.update_xaxes(title="epoch")
-    return _compact(fig, 380)
+    # The legend under the plots, not beside them: beside, it left a phone's plots a
+    # third of the width.
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    return _compact(fig, 460)
 
 
 def per_class_accuracy(cards: Sequence[ModelCard]) -> go.Figure:
@@ -265,8 +270,8 @@ def per_class_accuracy(cards: Sequence[ModelCard]) -> go.Figure:
         )
     lowest = min((min(c.per_class_accuracy) for c in cards if c.per_class_accuracy), default=0.0)
     fig.update_yaxes(range=[max(0.0, lowest - 0.05), 1.0], tickformat=".0%")
-    fig.update_layout(barmode="group")
-    return _compact(fig, 380)
+    fig.update_layout(barmode="group", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return _compact(fig, 400)
 
 
 def class_distribution(train_counts: Sequence[int], test_counts: Sequence[int]) -> go.Figure:

@@ -162,15 +162,29 @@ def screenshot(pg, name: str, full_page: bool = True) -> None:
     Streamlit scrolls inside its own container, so Playwright's full_page sees only the
     viewport; for a whole page the viewport is stretched to the content first.
     """
+    # The run has ended and every picture has arrived: no placeholders in the picture.
+    pg.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
+            && !document.querySelector('[data-testid="stSpinner"]')
+            && !document.querySelector('[data-testid="stSkeleton"]')
+            && [...document.querySelectorAll('[data-testid="stMain"] img')]
+                .every(i => i.complete && i.naturalWidth > 0)"""
+    )
     pg.wait_for_timeout(800)  # let the last chart transition finish
     path = ARTIFACTS / f"{name}.png"
     viewport = pg.viewport_size
     if full_page:
-        height = pg.evaluate(
-            "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
-        )
-        pg.set_viewport_size({"width": viewport["width"], "height": min(int(height), 5000)})
-        pg.wait_for_timeout(1200)  # plotly re-lays out on resize
+        # Until the height stops changing: charts re-lay out, and text re-wraps, on resize.
+        height = 0
+        for _ in range(4):
+            new = pg.evaluate(
+                "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+            )
+            if new == height:
+                break
+            height = new
+            pg.set_viewport_size({"width": viewport["width"], "height": min(int(height), 5000)})
+            pg.wait_for_timeout(1200)
     pg.screenshot(path=path)
     pg.set_viewport_size(viewport)
     if os.environ.get("FASHION_DOCS"):

@@ -52,14 +52,18 @@ def render() -> None:
     smoothed = [c for c in cards if (c.config.get("label_smoothing") or 0) > 0]
     if smoothed:
         eps = float(smoothed[0].config["label_smoothing"])
+        names = [c.name for c in smoothed]
+        whose = (
+            f"{names[0]}'s loss sits higher: it was"
+            if len(names) == 1
+            else f"the losses of {', '.join(names[:-1])} and {names[-1]} sit higher: they were"
+        )
         st.caption(
-            f"Why {', '.join(c.name for c in smoothed)}'s loss sits higher: "
-            f"{'they were' if len(smoothed) > 1 else 'it was'} trained with *label "
-            f"smoothing* ({eps:g}): the loss compares the model with softened targets "
-            f"({1 - eps + eps / NUM_CLASSES:.0%} on the right class, the rest spread over "
-            "the others), "
-            f"so even a perfect model scores {metrics.smoothed_loss_floor(eps):.2f} (dotted "
-            "line), not 0. Compare models by accuracy, not by this loss."
+            f"Why {whose} trained with *label smoothing* ({eps:g}): the loss compares the "
+            f"model with softened targets ({1 - eps + eps / NUM_CLASSES:.0%} on the right "
+            "class, the rest spread over the others), so even a perfect model scores "
+            f"{metrics.smoothed_loss_floor(eps):.2f} (dotted line), not 0. Compare models by "
+            "accuracy, not by this loss."
         )
     st.plotly_chart(charts.training_curves(cards), key="curves")
     st.subheader("Per-class test accuracy")
