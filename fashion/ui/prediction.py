@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from fashion import charts, data, explain, share
@@ -62,6 +63,12 @@ def _png(image: np.ndarray) -> str:
     """`png_data_url(image)`, cached."""
     image = np.ascontiguousarray(image)
     return _png_of(image.shape, image.dtype.str, image.tobytes())
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _bars(probs: np.ndarray, true_label: int | None) -> go.Figure:
+    """`charts.probability_bars`, built once per answer: st.plotly_chart only reads it."""
+    return charts.probability_bars(probs, true_label)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -132,7 +139,7 @@ def show_prediction(
             )
     with chart:
         st.plotly_chart(
-            charts.probability_bars(probs, true_label),
+            _bars(probs, true_label),
             key=f"{key}-chart",
             config={"displayModeBar": False},
         )
