@@ -394,8 +394,13 @@ def to_markdown(args: argparse.Namespace, result: dict) -> str:
     lines = [
         f"{config}, serving `{Path(args.script).name}`; measured "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {os.cpu_count()} cores by `{cmd}`. "
-        f"1-min load average {result['load_start']:.1f} before, {result['load_end']:.1f} after "
-        "(a model was training on both cores: wall times are inflated, CPU seconds much less).",
+        f"1-min load average {result['load_start']:.1f} before the server started, "
+        f"{result['load_end']:.1f} at the end (the browsers' own load included)"
+        + (
+            ": other work was running, so wall times are inflated (CPU seconds much less)."
+            if result["load_start"] > 0.5 * (os.cpu_count() or 1)
+            else "."
+        ),
         "",
         f"- server start: {result['start_wall']:.0f} s wall, {start_cpu:.1f} CPU-s until it "
         "said it was ready"

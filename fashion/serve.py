@@ -102,13 +102,15 @@ def wait_for(url: str, procs: list[subprocess.Popen], timeout: float = START_TIM
     raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
 
 
-def launch_app(port: int, log_path: Path, script: Path = ENTRY) -> subprocess.Popen:
-    """One app process in the background (use `wait_ready` before sending visitors)."""
+def launch_app(
+    port: int, log_path: Path, script: Path = ENTRY, address: str = "127.0.0.1"
+) -> subprocess.Popen:
+    """One app process in the background (wait for `ready_url` before sending visitors)."""
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            streamlit_command(port, script),
+            streamlit_command(port, script, address),
             cwd=Path(script).parent,  # its .streamlit/config.toml and its `fashion` package
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -116,18 +118,25 @@ def launch_app(port: int, log_path: Path, script: Path = ENTRY) -> subprocess.Po
         )
 
 
-def ready_url(port: int, script: Path = ENTRY) -> str:
+def local_host(address: str) -> str:
+    """Where this machine reaches a server listening on `address`."""
+    return "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
+
+
+def ready_url(port: int, script: Path = ENTRY, address: str = "127.0.0.1") -> str:
     """READY_PATH for streamlit_app.py (model loaded); Streamlit's health check for any
     other script (e.g. app.py, which has no /api/ready)."""
     path = READY_PATH if Path(script).name == ENTRY.name else HEALTH_PATH
-    return f"http://127.0.0.1:{port}{path}"
+    return f"http://{local_host(address)}:{port}{path}"
 
 
-def start_app(port: int, log_path: Path, script: Path = ENTRY) -> subprocess.Popen:
+def start_app(
+    port: int, log_path: Path, script: Path = ENTRY, address: str = "127.0.0.1"
+) -> subprocess.Popen:
     """One app process, returned once it is ready (see `ready_url`)."""
-    proc = launch_app(port, log_path, script)
+    proc = launch_app(port, log_path, script, address)
     try:
-        wait_for(ready_url(port, script), [proc])
+        wait_for(ready_url(port, script, address), [proc])
     except BaseException:
         stop(proc)
         raise
@@ -179,15 +188,24 @@ def static_mirror(run_dir: Path, source: Path | None = None) -> Path:
     return mirror
 
 
-def nginx_config(port: int, app_ports: list[int], static_root: Path, run_dir: Path) -> str:
-    """deploy/nginx.conf with its @PLACEHOLDERS@ filled in."""
-    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=3;" for p in app_ports)
+def nginx_config(
+    port: int, backends: list[str], static_root: Path, run_dir: Path, address: str = "127.0.0.1"
+) -> str:
+    """deploy/nginx.conf with its @PLACEHOLDERS@ filled in.
+
+    Args:
+        port, address: where nginx listens for visitors.
+        backends: the app processes, "host:port" each (this machine's or others').
+        static_root: Streamlit's frontend with its .gz files (`static_mirror`).
+        run_dir: nginx's pid, logs, temporary files and cache.
+    """
+    upstreams = "\n".join(f"        server {b} max_fails=3;" for b in backends)
     values = {
         # Started as root, nginx would run its workers as `nobody`, who cannot read a
         # private run folder (pytest's and mkdtemp's are 0700). An ordinary user needs
         # nothing: the workers run as that user.
         "@USER@": "user root;" if os.geteuid() == 0 else "",
-        "@PORT@": str(port),
+        "@LISTEN@": f"{address}:{port}",
         "@UPSTREAMS@": upstreams.strip(),
         "@STATIC_ROOT@": str(static_root),
         "@RUN_DIR@": str(run_dir),
@@ -250,25 +268,32 @@ def start(
     run_dir: Path = RUN_DIR,
     script: Path = ENTRY,
     app_ports: list[int] | None = None,
+    address: str = "127.0.0.1",
+    backends: list[str] | None = None,
 ) -> Deployment:
-    """Start the app: one process on `port` (processes=0), or nginx on `port` in front of
-    `processes` app processes (on `app_ports`, default port+1, port+2, ...).
+    """Start the app, returned once every app process is ready (model loaded).
 
-    Returns once every app process is ready (model loaded) and nginx answers.
+    - processes=0: one app process on address:port, no balancer;
+    - processes=K: nginx on address:port in front of K app processes on this machine
+      (on 127.0.0.1 and `app_ports`, default port+1, port+2, ...);
+    - backends=["host:port", ...]: nginx alone, in front of app processes started
+      elsewhere (`python -m fashion serve --address ...` on each app machine).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    if processes <= 0:
-        app = start_app(port, run_dir / "app.log", script)
-        return Deployment(f"http://127.0.0.1:{port}", [app], [port], run_dir)
-    app_ports = app_ports or [port + 1 + k for k in range(processes)]
-    deployment = Deployment(f"http://127.0.0.1:{port}", [], app_ports, run_dir)
+    url = f"http://{local_host(address)}:{port}"
+    if processes <= 0 and not backends:
+        app = start_app(port, run_dir / "app.log", script, address)
+        return Deployment(url, [app], [port], run_dir)
+    app_ports = [] if backends else (app_ports or [port + 1 + k for k in range(processes)])
+    deployment = Deployment(url, [], app_ports, run_dir)
     try:
         for k, app_port in enumerate(app_ports):
             deployment.apps.append(launch_app(app_port, run_dir / f"app-{k}.log", script))
         for app_port in app_ports:  # all loading at once; each must answer
             wait_for(ready_url(app_port, script), deployment.apps)
+        backends = backends or [f"127.0.0.1:{p}" for p in app_ports]
         conf = run_dir / "nginx.conf"
-        conf.write_text(nginx_config(port, app_ports, static_mirror(run_dir), run_dir))
+        conf.write_text(nginx_config(port, backends, static_mirror(run_dir), run_dir, address))
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         # -e: error log from the start (before the config's own error_log is read);
         # daemon off: nginx stays our child, so stopping it is one signal to one pid.
@@ -276,7 +301,7 @@ def start(
             [nginx, "-e", str(run_dir / "error.log"), "-c", str(conf), "-g", "daemon off;"],
             cwd=run_dir,
         )
-        wait_for(f"{deployment.url}{HEALTH_PATH}", [deployment.nginx], timeout=30)
+        wait_for(f"{deployment.url}{HEALTH_PATH}", [deployment.nginx], timeout=60)
     except BaseException:
         deployment.stop()
         raise
@@ -288,19 +313,34 @@ def cli_arguments(parser: argparse.ArgumentParser) -> None:
         "--processes",
         type=int,
         default=0,
-        help="app processes behind nginx (0: one Streamlit process, no balancer)",
+        help="app processes behind nginx on this machine (0: one app process, no balancer)",
     )
     parser.add_argument("--port", type=int, help="where visitors connect (8501, or 8080 with K)")
+    parser.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="where visitors connect (default: this machine only; 0.0.0.0: every interface)",
+    )
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        metavar="HOST:PORT",
+        help="nginx alone, in front of app processes running on other machines",
+    )
     parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="logs and nginx files")
 
 
 def main(args: argparse.Namespace) -> int:
     """`python -m fashion serve`: start, print where, and run until Ctrl-C or SIGTERM."""
-    port = args.port or (8080 if args.processes > 0 else 8501)
+    balanced = args.processes > 0 or bool(args.backends)
+    port = args.port or (8080 if balanced else 8501)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the children
-    deployment = start(args.processes, port, args.run_dir)
+    deployment = start(
+        args.processes, port, args.run_dir, address=args.address, backends=args.backends
+    )
     try:
-        where = f" behind nginx (apps on {deployment.app_ports})" if deployment.nginx else ""
+        apps = args.backends or [f"127.0.0.1:{p}" for p in deployment.app_ports]
+        where = f" behind nginx (apps on {', '.join(apps)})" if deployment.nginx else ""
         print(f"Serving on {deployment.url}{where}; logs in {args.run_dir}", flush=True)
         while all(p.poll() is None for p in [*deployment.apps, deployment.nginx] if p):
             time.sleep(1)

@@ -74,6 +74,21 @@ def test_nginx_serves_the_frontend_compressed_and_cached(deployment):
     assert f"upstream=- 200 GET /{bundle.group(1)}" in deployment.access_log.read_text()
 
 
+def test_a_balancer_alone_in_front_of_apps_on_other_machines(deployment, tmp_path):
+    """`serve --backends HOST:PORT ...`: nginx only, for apps started elsewhere (here: the
+    module's two app processes, standing in for two machines)."""
+    backends = [f"127.0.0.1:{p}" for p in deployment.app_ports]
+    with serve.start(port=serve.free_port(), run_dir=tmp_path, backends=backends) as balancer:
+        assert balancer.apps == [] and balancer.nginx is not None
+        status, _, body = get(balancer.url + serve.READY_PATH)
+        assert status == 200 and json.loads(body)["state"] == "ready"
+        _, headers, _ = get(balancer.url + "/", {"Accept-Encoding": "gzip"})
+        assert headers.get("Content-Encoding") == "gzip"  # the frontend, from nginx's disk
+        either = "|".join(map(re.escape, backends))
+        log = balancer.access_log.read_text()
+        assert re.search(rf"upstream=({either}) 200 GET /api/ready", log)
+
+
 def test_the_server_entry_applies_the_public_settings_itself():
     """A Streamlit host passes no flags: streamlit_app.py sets deploy/public.toml itself."""
     from streamlit import config
