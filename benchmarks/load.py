@@ -351,7 +351,7 @@ def goals(args: argparse.Namespace, result: dict) -> list[tuple[str, str, bool]]
             rss_growth <= GOAL_RSS_GROWTH_MB,
         ),
     ]
-    if first_visits:
+    if first_visits and args.processes:  # a goal for the recommended deployment only
         worst = max(first_visits)
         out.append(
             (
