@@ -325,7 +325,7 @@ def goals(args: argparse.Namespace, result: dict) -> list[tuple[str, str, bool]]
     """(goal, measured, met) for the goals of issue 15 that this configuration measures."""
     rounds: list[Round] = result["rounds"]
     biggest = max(rounds, key=lambda r: r.sessions)
-    per_visitor = min(sum(r.cpu.values()) / r.sessions for r in rounds)
+    per_visitor = max(sum(r.cpu.values()) / r.sessions for r in rounds)
     first_visits = [v.bytes_total for r in rounds for v in r.visits if not v.error]
     rss_growth = sum(biggest.rss_after.values()) - sum(biggest.rss_before.values())
     cpu_goal = GOAL_CPU_BALANCED_S if args.processes else GOAL_CPU_PLAIN_S
@@ -342,7 +342,7 @@ def goals(args: argparse.Namespace, result: dict) -> list[tuple[str, str, bool]]
         ),
         (
             f"<= {cpu_goal} CPU-s per visitor ({where})",
-            f"{per_visitor:.2f} CPU-s (best round)",
+            f"{per_visitor:.2f} CPU-s (the costliest round)",
             per_visitor <= cpu_goal,
         ),
         (

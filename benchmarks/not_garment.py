@@ -154,9 +154,7 @@ def measure(name: str, seed: int = 0) -> dict:
     sketch_idx = rng.choice(len(test), N_SKETCHES, replace=False)
     sketches = ood.sketch_view(test.images[sketch_idx])
     sketch_probs = clf.predict_proba(sketches)
-    confident = (sketch_probs.argmax(1) == test.labels[sketch_idx]) & (
-        sketch_probs.max(1) >= 0.8
-    )
+    confident = (sketch_probs.argmax(1) == test.labels[sketch_idx]) & (sketch_probs.max(1) >= 0.8)
     digits, digits_refused = prepare(digit_files())
     crops = photo_crops(sample_photos(), seed)
     photos, photos_refused = prepare([b for _, b in crops])
