@@ -44,7 +44,11 @@ class ModelCard:
     test_accuracy: float | None = None
     per_class_accuracy: list[float] = field(default_factory=list)
     confusion_matrix: list[list[int]] = field(default_factory=list)  # rows = true label
-    # From `python -m fashion calibrate` (fitted on the validation split).
+    # From `python -m fashion calibrate` (chosen / fitted on the validation split).
+    # Test-time views the Classifier averages (fashion.engines.VIEWS): "image" alone, or
+    # "image+mirror" when the mirror image's logits helped on validation.
+    views: str = "image"
+    val_accuracy_by_views: dict[str, float] = field(default_factory=dict)
     temperature: float = 1.0
     # Isotonic map of the top probability, [knots_x, knots_y] (fashion.calibration);
     # empty when the temperature alone calibrates well enough.
@@ -58,6 +62,8 @@ class ModelCard:
     ood_score: str = ""  # the scores combined, e.g. "feature+pixel" (fashion.ood)
     ood_thresholds: dict[str, float] = field(default_factory=dict)  # score -> flag above
     ood_flag_rate_val: float | None = None
+    ood_flag_rate_val_photos: float | None = None  # validation images as shop photos
+    ood_flagged_val_sketches: int | None = None  # of the confident, correct drawn ones
     ood_flag_rate_test: float | None = None
     ood_flag_rate_generated: float | None = None
     ood_flag_rate_by_kind: dict[str, float] = field(default_factory=dict)

@@ -101,6 +101,29 @@ def features_of(outputs: np.ndarray) -> np.ndarray:
     return outputs[:, NUM_CLASSES:]
 
 
+# Test-time views: what the Classifier runs for each image, then averages the outputs
+# (logits and features) over. A garment's mirror image is a garment of the same class
+# (the training data is augmented with it), so the two views are two looks at the same
+# thing; which set a model uses is chosen on its validation split (`fashion.calibrate`).
+VIEWS = ("image", "image+mirror")
+
+
+def with_views(x: np.ndarray, views: str) -> np.ndarray:
+    """(N, 28, 28, 1) -> (K * N, 28, 28, 1): the K views of every image, view by view."""
+    if views == "image":
+        return x
+    if views == "image+mirror":
+        return np.concatenate([x, x[:, :, ::-1]])
+    raise ValueError(f"unknown test-time views {views!r}; choose one of {', '.join(VIEWS)}")
+
+
+def mean_over_views(outputs: np.ndarray, n: int) -> np.ndarray:
+    """(K * N, width) outputs of `with_views` -> (N, width), the mean over the K views."""
+    if len(outputs) == n:
+        return outputs
+    return outputs.reshape(-1, n, outputs.shape[-1]).mean(axis=0)
+
+
 def in_chunks(
     run: Callable[[np.ndarray], np.ndarray], images: np.ndarray, lock: threading.Lock, width: int
 ) -> np.ndarray:

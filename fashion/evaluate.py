@@ -27,8 +27,12 @@ def evaluate_classifier(clf: Classifier) -> dict:
     return {"model": clf.name, "n_params": clf.n_params} | evaluation_report(probs, test.labels)
 
 
-def evaluate_file(model_path: str | Path) -> dict:
-    """Figures for a saved model file (the card fields `train` writes)."""
-    report = evaluate_classifier(Classifier(model_path))
+def evaluate_file(model_path: str | Path, views: str | None = None) -> dict:
+    """Figures for a saved model file (the card fields `train` writes), with the test-time
+    `views` given (default: those of the card next to the file)."""
+    clf = Classifier(model_path)
+    if views is not None:
+        clf.views = views
+    report = evaluate_classifier(clf)
     report.pop("model")
     return report

@@ -29,7 +29,9 @@ from fashion.engines import (
     feature_groups,
     features_of,
     logits_of,
+    mean_over_views,
     twin_model,
+    with_views,
 )
 
 ENGINES = ("tflite", "tf-function")
@@ -96,6 +98,7 @@ class Classifier:
             else cards.ModelCard(name=self.path.stem)
         )
         self.name = self.card.name
+        self.views = self.card.views
         # Logits and penultimate features in one output: the answer and what the
         # "not a garment?" check measures come from the same forward pass.
         self.twin = twin_model(self.model)
@@ -151,10 +154,21 @@ class Classifier:
     def n_params(self) -> int:
         return int(self.model.count_params())
 
+    @property
+    def views(self) -> str:
+        """The test-time views averaged for every answer (`fashion.engines.VIEWS`)."""
+        return self._views
+
+    @views.setter
+    def views(self, value: str) -> None:
+        with_views(np.zeros((1, *INPUT_SHAPE), np.float32), value)  # rejects unknown names
+        self._views = value
+
     def _run(self, images: np.ndarray) -> np.ndarray:
         x = as_batch(images)
-        runner = self._small if len(x) <= SMALL_BATCH else self._large
-        return runner.run(x)
+        looks = with_views(x, self.views)
+        runner = self._small if len(looks) <= SMALL_BATCH else self._large
+        return mean_over_views(runner.run(looks), len(x))
 
     def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits (N, 10), penultimate features (N, D)) from one forward pass."""

@@ -23,9 +23,13 @@ of a street. Three scores look at an input from different sides; each is compute
   scattered strokes are far from every garment even when the logits are large.
 
 An input is flagged when any score used by the model's card exceeds its threshold.
-`choose_thresholds` picks them without the test set: at most `MAX_VAL_FLAG_RATE` of the
-model's validation images may be flagged, and within that budget the thresholds flag
-the most generated non-garments (fashion/synthetic.py, seed 0). Which scores a card uses
+`choose_thresholds` picks them without the test set, from garments of the model's
+validation split in the three forms the app receives (`validation_garments`): at most
+`MAX_VAL_FLAG_RATE` of the images as they are and of the same images dressed as shop
+photos (through the photo path) may be flagged, and none of their drawn silhouettes
+that the model gets right with confidence (a correct answer a user drew should not be
+doubted); within those budgets the thresholds flag the most generated non-garments
+(fashion/synthetic.py, seed 0). Which scores a card uses
 is decided by benchmarks/not_garment.py, measured on real non-garment images nobody in
 this project drew (benchmarks/RESULTS.md, section not-garment).
 
@@ -44,10 +48,10 @@ from pathlib import Path
 import numpy as np
 
 from fashion import preprocess
-from fashion.calibration import logsumexp
+from fashion.calibration import logsumexp, softmax
 from fashion.card import MODELS_DIR, ModelCard, card_path
 from fashion.classes import IMAGE_SIZE, NUM_CLASSES
-from fashion.samples import silhouette_canvas
+from fashion.samples import shop_photo, silhouette_canvas
 from fashion.synthetic import EVAL_SEED, FIT_SEED, KINDS, N_PER_KIND, generate_non_garments
 
 SCORES = ("feature", "energy", "pixel")
@@ -68,6 +72,16 @@ N_SKETCH_IMAGES = 3000  # training silhouettes the sketch view's Gaussians are f
 N_HOLDOUT = 2000
 SKETCH_QUANTILE, IMAGE_QUANTILE = 0.999, 0.98
 VIEWS = ("images", "sketches")
+# Garments of the validation split the thresholds must leave alone, as the app receives
+# them: kind -> the largest share that may be flagged. "sketches" are the drawn
+# silhouettes the model answers correctly with >= CONFIDENT probability.
+GARMENT_BUDGETS = {"images": MAX_VAL_FLAG_RATE, "photos": MAX_VAL_FLAG_RATE, "sketches": 0.0}
+N_VAL_PHOTOS, N_VAL_SKETCHES = 1500, 3000  # of the validation split (enough for 2 % / 0)
+CONFIDENT = 0.8
+PHOTO_SEED = 0
+# Shop photos: light backgrounds; garments dark to mid-tone in any hue (the dataset's
+# negation makes them bright on black).
+PHOTO_BACKGROUNDS = ((255, 255, 255), (246, 244, 240), (235, 235, 235), (238, 232, 250))
 # Thresholds are tried at these quantiles of the validation scores.
 _QUANTILES = np.linspace(0.95, 1.0, 26)
 
@@ -139,6 +153,29 @@ def sketch_view(images28: np.ndarray) -> np.ndarray:
     """(N, 28, 28) what the model sees when each garment's silhouette is drawn on the
     sketch canvas (uint8 dataset images in, float32 in [0, 1] out)."""
     return np.stack([preprocess.sketch(silhouette_canvas(img)).image for img in images28])
+
+
+def photo_view(images28: np.ndarray, seed: int = PHOTO_SEED) -> np.ndarray:
+    """(M, 28, 28) what the model sees when each garment is photographed for a shop: the
+    image dressed as a JPEG shop photo (`fashion.samples.shop_photo`, a random size,
+    margin, background, colour and quality per image), then through the photo path.
+    Photos the photo path refuses are left out (M <= N)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for img in images28:
+        data = shop_photo(
+            img,
+            scale=int(rng.integers(6, 17)),
+            background=PHOTO_BACKGROUNDS[rng.integers(len(PHOTO_BACKGROUNDS))],
+            margin=(int(rng.integers(20, 120)), int(rng.integers(20, 200))),
+            quality=int(rng.integers(70, 96)),
+            colour=tuple(int(v) for v in rng.integers(0, 150, 3)),
+        )
+        try:
+            out.append(preprocess.photo(data).image)
+        except preprocess.InputError:
+            continue
+    return np.stack(out) if out else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32)
 
 
 def _view_score(blocks: list[np.ndarray], stats: dict, view: str) -> np.ndarray:
@@ -255,42 +292,104 @@ def choose_thresholds(
     out_scores: dict[str, np.ndarray],
     names: tuple[str, ...],
     max_val_flag_rate: float = MAX_VAL_FLAG_RATE,
+    others: dict[str, tuple[dict[str, np.ndarray], float]] | None = None,
 ) -> dict[str, float]:
     """Thresholds for the scores `names` that best separate garments from non-garments.
 
-    Each threshold is tried at the validation quantiles in `_QUANTILES`; among the
-    combinations whose union flags at most `max_val_flag_rate` of the validation images,
-    take the one maximising (flag rate on non-garments) - (flag rate on validation).
-    Ties go to the first found, i.e. the highest thresholds (fewest false alarms).
+    Each threshold is tried at the validation quantiles in `_QUANTILES` and just above
+    the highest score of every garment set with a zero budget; among the combinations
+    whose union flags at most `max_val_flag_rate` of the validation images (and at most
+    each budget of `others`), take the one maximising (flag rate on non-garments) -
+    (flag rate on validation). Ties go to the first found, i.e. the highest thresholds
+    (fewest false alarms).
 
     Args:
         val_scores: score name -> (N,) scores of real garments (validation split).
         out_scores: score name -> (M,) scores of generated non-garments.
         names: which scores to combine.
+        max_val_flag_rate: the largest share of `val_scores` that may be flagged.
+        others: more garment sets, kind -> (score name -> scores, largest share flagged).
 
     Returns:
         score name -> threshold; flag when a score is strictly above.
     """
-    cands = [np.unique(np.quantile(val_scores[n], _QUANTILES))[::-1] for n in names]
-    # Per score, a (C, N) table of "flagged at candidate c".
-    val_f = [val_scores[n][None] > c[:, None] for n, c in zip(names, cands, strict=True)]
-    out_f = [out_scores[n][None] > c[:, None] for n, c in zip(names, cands, strict=True)]
+    limits = [(val_scores, max_val_flag_rate), *(others or {}).values()]
+    cands = []
+    for n in names:
+        c = np.quantile(val_scores[n], _QUANTILES)
+        # For a zero budget the useful threshold is the set's own maximum.
+        tops = [s[n].max() for s, budget in limits[1:] if budget == 0 and len(s[n])]
+        cands.append(np.unique(np.r_[c, tops])[::-1])
+
+    def table(scores: dict[str, np.ndarray]) -> list[np.ndarray]:
+        # Per score, a (C, N) table of "flagged at candidate c".
+        return [scores[n][None] > c[:, None] for n, c in zip(names, cands, strict=True)]
+
+    out_f = table(out_scores)
+    lim_f = [(table(s), budget) for s, budget in limits]
     best, best_gain = None, -np.inf
     # All but the last score by loops, the last one vectorised over its candidates.
     for combo in itertools.product(*(range(len(c)) for c in cands[:-1])):
-        v = np.zeros(val_f[-1].shape[1], bool)
-        o = np.zeros(out_f[-1].shape[1], bool)
-        for k, i in enumerate(combo):
-            v, o = v | val_f[k][i], o | out_f[k][i]
-        val_rate = (v[None] | val_f[-1]).mean(axis=1)
-        out_rate = (o[None] | out_f[-1]).mean(axis=1)
-        gain = np.where(val_rate <= max_val_flag_rate, out_rate - val_rate, -np.inf)
+
+        def rate(f: list[np.ndarray], combo: tuple = combo) -> np.ndarray:
+            """(C_last,) share flagged, for each candidate of the last score."""
+            flagged = np.zeros(f[-1].shape[1], bool)
+            for k, i in enumerate(combo):
+                flagged = flagged | f[k][i]
+            return (flagged[None] | f[-1]).mean(axis=1)
+
+        rates = [rate(f) for f, _ in lim_f]
+        allowed = np.all([r <= budget for r, (_, budget) in zip(rates, lim_f, strict=True)], 0)
+        gain = np.where(allowed, rate(out_f) - rates[0], -np.inf)
         j = int(np.argmax(gain))
         if gain[j] > best_gain:
             best_gain, best = gain[j], (*combo, j)
     if best is None:
-        raise ValueError("no thresholds keep the validation flag rate within budget")
+        raise ValueError("no thresholds keep the garments' flag rates within budget")
     return {n: float(c[i]) for n, c, i in zip(names, cands, best, strict=True)}
+
+
+def validation_garments(
+    outputs_fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    stats: dict,
+    val: tuple[np.ndarray, np.ndarray],
+    temperature: float,
+) -> dict[str, dict[str, np.ndarray]]:
+    """The scores of validation garments as the app receives them: kind (a key of
+    GARMENT_BUDGETS) -> score name -> (N_kind,) scores.
+
+    Args:
+        outputs_fn: images -> (logits, features), e.g. `Classifier.outputs`.
+        stats: the model's fitted statistics (`fit_stats`).
+        val: (uint8 images, labels) of the model's validation split.
+        temperature: the model's fitted temperature.
+    """
+    images, labels = val
+
+    def scores(x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        logits, features = outputs_fn(x)
+        return all_scores(logits, features, x, stats, temperature), logits
+
+    kinds = {"images": scores(images.astype(np.float32) / 255.0)[0]}
+    kinds["photos"] = scores(photo_view(images[:N_VAL_PHOTOS]))[0]
+    sketched, logits = scores(sketch_view(images[:N_VAL_SKETCHES]))
+    probs = softmax(logits, temperature)
+    right = (probs.argmax(axis=1) == labels[:N_VAL_SKETCHES]) & (probs.max(axis=1) >= CONFIDENT)
+    kinds["sketches"] = {k: v[right] for k, v in sketched.items()}
+    return kinds
+
+
+def thresholds_for(
+    kinds: dict[str, dict[str, np.ndarray]],
+    generated: dict[str, np.ndarray],
+    names: tuple[str, ...],
+) -> dict[str, float]:
+    """`choose_thresholds` with the garment kinds of `validation_garments` and their
+    GARMENT_BUDGETS."""
+    others = {k: (kinds[k], GARMENT_BUDGETS[k]) for k in kinds if k != "images"}
+    return choose_thresholds(
+        kinds["images"], generated, names, GARMENT_BUDGETS["images"], others=others
+    )
 
 
 def fit_stats(
@@ -325,7 +424,7 @@ def fit_detector(
     outputs_fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     fit: tuple[np.ndarray, np.ndarray],
     groups: list[int],
-    val_images: np.ndarray,
+    val: tuple[np.ndarray, np.ndarray],
     test_images: np.ndarray,
     temperature: float,
     names: tuple[str, ...] = DEFAULT_SCORES,
@@ -337,7 +436,8 @@ def fit_detector(
         outputs_fn: images (N, 28, 28) -> (logits, features), e.g. `Classifier.outputs`.
         fit: (uint8 images, labels) of training images: the statistics are fitted on them.
         groups: the feature layers' sizes (`Classifier.feature_groups`).
-        val_images: the model's validation split (real garments): thresholds.
+        val: (uint8 images, labels) of the model's validation split (real garments, as
+            images, photos and sketches: `validation_garments`): thresholds.
         test_images: the official test set (reported, never used to choose).
         temperature: the model's fitted temperature (for the energy score).
         names: which scores to combine.
@@ -353,14 +453,18 @@ def fit_detector(
 
     generated, _ = generate_non_garments(n_per_kind, FIT_SEED)
     held_out, held_out_kinds = generate_non_garments(n_per_kind, EVAL_SEED)
-    val = scores(val_images)
-    thresholds = choose_thresholds(val, scores(generated), names)
+    kinds = validation_garments(outputs_fn, stats, val, temperature)
+    thresholds = thresholds_for(kinds, scores(generated), names)
     held_out_flags = flags_from(scores(held_out), thresholds)
     fields = {
         "ood_score": "+".join(names),
         # Unrounded: flags recomputed from the card must match the rates below.
         "ood_thresholds": thresholds,
-        "ood_flag_rate_val": round(float(np.mean(flags_from(val, thresholds))), 6),
+        "ood_flag_rate_val": round(float(np.mean(flags_from(kinds["images"], thresholds))), 6),
+        "ood_flag_rate_val_photos": round(
+            float(np.mean(flags_from(kinds["photos"], thresholds))), 6
+        ),
+        "ood_flagged_val_sketches": int(flags_from(kinds["sketches"], thresholds).sum()),
         "ood_flag_rate_test": round(float(np.mean(flags_from(scores(test_images), thresholds))), 6),
         "ood_flag_rate_generated": round(float(np.mean(held_out_flags)), 6),
         "ood_flag_rate_by_kind": {
@@ -368,8 +472,10 @@ def fit_detector(
         },
         "ood_generated": "flagged when "
         + " or ".join(f"{n} > {t:.4g}" for n, t in thresholds.items())
-        + f"; thresholds chosen on the validation split (at most {MAX_VAL_FLAG_RATE:.0%} "
-        f"flagged) and generated non-garments (seed {FIT_SEED}); rates on seed "
+        + f"; thresholds chosen on the validation split (at most {MAX_VAL_FLAG_RATE:.0%} of "
+        f"its images and of {len(kinds['photos'])} of them as shop photos flagged, none of "
+        f"the {len(kinds['sketches'])} of {N_VAL_SKETCHES} drawn silhouettes it gets right "
+        f"with >= {CONFIDENT:.0%}) and generated non-garments (seed {FIT_SEED}); rates on seed "
         f"{EVAL_SEED}, {n_per_kind} each of {', '.join(KINDS)}",
     }
     return fields, stats

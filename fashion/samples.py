@@ -101,13 +101,15 @@ def shop_photo(
     background: tuple[int, int, int] = (246, 244, 240),
     margin: tuple[int, int] = (90, 160),
     quality: int = 90,
+    colour: tuple[int, int, int] = (40, 45, 70),
 ) -> bytes:
-    """An official 28x28 image dressed as a shop photo: a JPEG of a dark garment, upscaled,
-    on an off-white canvas with a margin (more at the sides: a landscape photo)."""
+    """An official 28x28 image dressed as a shop photo: a JPEG of a dark garment (navy
+    unless told otherwise), upscaled, on an off-white canvas with a margin (more at the
+    sides: a landscape photo)."""
     size = 28 * scale
     a = np.asarray(Image.fromarray(img28).resize((size, size), Image.Resampling.BICUBIC))
     alpha = a.astype(np.float32)[..., None] / 255.0  # (S, S, 1) garment opacity
-    garment = np.array([40, 45, 70], np.float32)  # dark navy
+    garment = np.asarray(colour, np.float32)
     bg = np.asarray(background, np.float32)
     tile = bg * (1 - alpha) + garment * alpha
     my, mx = margin

@@ -350,7 +350,8 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
         },
         file_bytes=model_path.stat().st_size,
     )
-    card.update(**evaluate_file(model_path))
+    # With the new card's views: a card left in out_dir by an earlier run may name others.
+    card.update(**evaluate_file(model_path, views=card.views))
     card_file = card.write(card_path(c.model, out_dir))
     checkpoint.remove()
     print(f"wrote {model_path} and {card_file}: test accuracy {card.test_accuracy:.4f}")

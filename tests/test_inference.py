@@ -43,6 +43,11 @@ def reference(test_images):
         if name not in cache:
             clf = Classifier.load(name)
             logits = clf.model.predict(test_images, batch_size=BATCH, verbose=0)
+            if clf.views == "image+mirror":  # the mean of the logits of both views
+                mirrored = clf.model.predict(test_images[:, :, ::-1], batch_size=BATCH, verbose=0)
+                logits = (logits + mirrored) / 2
+            else:
+                assert clf.views == "image", f"{name}: no reference for views {clf.views!r}"
             cache[name] = (clf, calibrated(logits, clf.temperature, clf.card.confidence_knots))
         return cache[name]
 
@@ -117,6 +122,32 @@ def test_a_model_without_twin_is_converted_on_load(tmp_path, test_images, refere
     clf = Classifier(_copy_model(name, tmp_path))
     assert not (tmp_path / f"{name}.tflite").exists()  # converted in memory, nothing written
     assert_agree(clf.predict_proba(test_images[:500]), reference(name)[1][:500])
+
+
+def test_mirror_views_average_the_image_and_its_mirror(classifier, test_images):
+    x = test_images[:64]
+    views = classifier.views
+    try:
+        classifier.views = "image"
+        plain = classifier.outputs(x)
+        mirror = classifier.outputs(x[:, :, ::-1])
+        classifier.views = "image+mirror"
+        both = classifier.outputs(x)
+        both_of_mirror = classifier.outputs(x[:, :, ::-1])
+        one = classifier.predict(x[5])
+    finally:
+        classifier.views = views
+    for k in range(2):  # logits, then features: both are averaged over the views
+        np.testing.assert_allclose(both[k], (plain[k] + mirror[k]) / 2, atol=1e-5)
+        # An image and its mirror are the same pair of views: the same answer.
+        np.testing.assert_allclose(both_of_mirror[k], both[k], atol=1e-5)
+    assert not np.allclose(plain[0], both[0], atol=1e-3)  # the mirror view did count
+    assert one.label == int(both[0][5].argmax())
+
+
+def test_unknown_views_are_refused(classifier):
+    with pytest.raises(ValueError, match="unknown test-time views"):
+        classifier.views = "image+upside-down"
 
 
 def test_unknown_engine_is_refused():

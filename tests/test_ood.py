@@ -48,6 +48,35 @@ def test_choose_thresholds_respects_the_validation_budget():
     assert np.mean(ood.flags_from(out, one)) < 0.6
 
 
+def test_choose_thresholds_keeps_other_garment_kinds_within_their_budgets():
+    rng = np.random.default_rng(1)
+    val = {"a": rng.normal(0, 1, 5000)}
+    out = {"a": rng.normal(4, 1, 1000)}
+    # One drawn garment far out, and photos that sit higher than the images.
+    sketches = {"a": np.r_[rng.normal(0, 1, 300), 3.2]}
+    photos = {"a": rng.normal(1, 1, 1000)}
+    free = ood.choose_thresholds(val, out, ("a",), max_val_flag_rate=0.05)
+    assert ood.flags_from(sketches, free).sum() > 0
+    assert np.mean(ood.flags_from(photos, free)) > 0.05
+    others = {"sketches": (sketches, 0.0), "photos": (photos, 0.05)}
+    th = ood.choose_thresholds(val, out, ("a",), max_val_flag_rate=0.05, others=others)
+    assert ood.flags_from(sketches, th).sum() == 0
+    assert np.mean(ood.flags_from(photos, th)) <= 0.05
+    assert np.mean(ood.flags_from(out, th)) > 0.5  # still a useful check
+
+
+def test_photo_view_looks_like_the_garment_it_photographs(dataset):
+    originals = dataset.train.images[:40]
+    photos = ood.photo_view(originals)
+    assert photos.shape == (40, 28, 28) and photos.dtype == np.float32
+    assert 0 <= photos.min() and photos.max() <= 1
+    # Each photo is nearer its own garment than the other garments are.
+    x = originals.astype(np.float32) / 255.0
+    own = np.abs(photos - x).mean(axis=(1, 2))
+    other = np.abs(photos - np.roll(x, 1, axis=0)).mean(axis=(1, 2))
+    assert np.mean(own < other) >= 0.9
+
+
 def test_pixel_model_separates_garments_from_noise(dataset):
     stats = ood.fit_pixel_model(dataset.train.as_float()[:2000])
     comps = stats["pixel_components"].astype(np.float64)
