@@ -46,10 +46,15 @@ EPOCH_IMAGES = 54_000  # the training split
 
 def images_per_second(name: str, precision: str, fused: bool) -> float:
     import keras
+    import tensorflow as tf
 
     from fashion import models
 
     entry = models.get(name)
+    # As `train` sets up every run: op determinism also keeps TF from running independent
+    # ops side by side, which on 2 cores makes them fight over the same threads.
+    keras.utils.set_random_seed(0)
+    tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_global_policy(
         "mixed_bfloat16" if precision == "bfloat16" else "float32"
     )

@@ -89,6 +89,8 @@ def summary_row(card: ModelCard, latency_ms: float | None) -> dict:
         "size (MB)": card.file_bytes / 1e6 if card.file_bytes else None,
         "latency (ms)": latency_ms,
         "epochs": card.epochs,
+        # What each answer averages over (chosen on validation: fashion/calibrate.py).
+        "views per answer": card.views.replace("+", " + "),
         "train time (min)": card.train_seconds / 60 if card.train_seconds else None,
         "temperature": card.temperature if card.calibrated else None,
         "ECE calibrated": None if card.ece_after is None else 100 * card.ece_after,
@@ -164,6 +166,14 @@ def ood_rates(card: ModelCard) -> None:
     a, b = st.columns(2)
     a.metric("Official test images flagged", f"{card.ood_flag_rate_test:.1%}")
     b.metric("Generated non-garments flagged", f"{card.ood_flag_rate_generated:.1%}")
+    if card.ood_flag_rate_val_photos is not None:
+        st.caption(
+            f"Chosen so that garments are left alone in every form the app takes: "
+            f"{card.ood_flag_rate_val:.1%} of the validation images flagged, "
+            f"{card.ood_flag_rate_val_photos:.1%} of them dressed as shop photos, and "
+            f"{card.ood_flagged_val_sketches} of their drawn silhouettes that the model "
+            "gets right with at least 80 % confidence."
+        )
     by_kind = card.ood_flag_rate_by_kind
     if by_kind:
         st.dataframe(
