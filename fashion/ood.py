@@ -473,8 +473,9 @@ def fit_detector(
         "ood_generated": "flagged when "
         + " or ".join(f"{n} > {t:.4g}" for n, t in thresholds.items())
         + f"; thresholds chosen on the validation split (at most {MAX_VAL_FLAG_RATE:.0%} of "
-        f"its images and of {len(kinds['photos'])} of them as shop photos flagged, none of "
-        f"the {len(kinds['sketches'])} of {N_VAL_SKETCHES} drawn silhouettes it gets right "
+        f"its images and of {len(kinds['photos']['energy'])} of them as shop photos flagged, "
+        f"none of the {len(kinds['sketches']['energy'])} of {N_VAL_SKETCHES} drawn "
+        "silhouettes it gets right "
         f"with >= {CONFIDENT:.0%}) and generated non-garments (seed {FIT_SEED}); rates on seed "
         f"{EVAL_SEED}, {n_per_kind} each of {', '.join(KINDS)}",
     }
