@@ -42,19 +42,23 @@ def validation_split(card: cards.ModelCard) -> tuple[data.Split, data.Split]:
     return fit, val
 
 
-def choose_views(clf, images: np.ndarray, labels: np.ndarray) -> tuple[str, dict[str, float]]:
-    """The test-time views (`fashion.engines.VIEWS`) with the best validation accuracy, and
-    every candidate's accuracy. More views must be strictly better to be chosen: each one
-    costs a forward pass per answer, and a tie is no evidence."""
-    by_views = {}
+def choose_views(
+    clf, images: np.ndarray, labels: np.ndarray
+) -> tuple[str, dict[str, float], np.ndarray]:
+    """The test-time views (`fashion.engines.VIEWS`) with the best validation accuracy,
+    every candidate's accuracy, and the chosen views' logits of `images`. More views must
+    be strictly better to be chosen: each one costs a forward pass per answer, and a tie
+    is no evidence."""
+    by_views, logits = {}, {}
     for views in VIEWS:
         clf.views = views
-        by_views[views] = round(float(np.mean(clf.logits(images).argmax(axis=1) == labels)), 6)
+        logits[views] = clf.logits(images)
+        by_views[views] = round(float(np.mean(logits[views].argmax(axis=1) == labels)), 6)
     best = VIEWS[0]
     for views in VIEWS[1:]:  # in order of cost
         if by_views[views] > by_views[best]:
             best = views
-    return best, by_views
+    return best, by_views, logits[best]
 
 
 def calibrate_model(name: str, models_dir: Path | None = None) -> dict:
@@ -75,9 +79,8 @@ def calibrate_model(name: str, models_dir: Path | None = None) -> dict:
     # Raw logits: Classifier.logits ignores any temperature already in the card.
     fit, val = validation_split(clf.card)
     val_images = val.as_float()
-    views, by_views = choose_views(clf, val_images, val.labels)
+    views, by_views, val_logits = choose_views(clf, val_images, val.labels)
     clf.views = views  # everything below (temperature, detector) is fitted on these views
-    val_logits = clf.logits(val_images)
     test = data.test_set()
     test_images = test.as_float()
     test_logits = clf.logits(test_images)
