@@ -52,6 +52,9 @@ from fashion import data, samples, serve  # noqa: E402
 from fashion.classes import CLASS_NAMES  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Flags for a headless CI box: no sandbox (containers run as root), no GPU, and none of
+# Chromium's own background traffic (updates, sync, safe-browsing lists). The browser
+# tests use the same list.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -286,7 +286,7 @@ register(
         learning_rate=0.1,
         weight_decay=0.0,  # the L2 penalty lives in the layers (see build_resnet)
         batch_size=256,
-        epochs=66,
+        epochs=72,
         schedule="cosine",
         warmup_epochs=3,
         label_smoothing=0.1,
@@ -298,9 +298,9 @@ register(
         source="Zagoruyko & Komodakis 2016 WRN-16-2 + random erasing; issue 16's recipe",
     ),
     "Wide ResNet 16-2 (32/64/128 channels, 2 basic blocks per stage), random erasing, cosine SGD",
-    # A regression guard, not the goal: the shipped 66-epoch run reached 95.30 % (the
-    # reference's 94 epochs on a GPU: 95.40 %); issue 16 asks for 95.5-96 %, not yet met.
-    floor=0.95,
+    # A regression guard at issue 16's floor: the shipped 72-epoch run answers 95.86 %
+    # with its two views (95.64 % from the image alone); the issue's goal, 96 %, is not met.
+    floor=0.955,
     widths=(32, 64, 128),
     blocks=2,
 )(build_resnet)

@@ -15,19 +15,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run by hand as a script, `benchmarks` is not on the path
+
+# Re-exported for the browser tests: one list of CI flags, kept in benchmarks/load.py.
+from benchmarks.load import CHROMIUM, CHROMIUM_ARGS  # noqa: E402, F401
+
 APP = ROOT / "app.py"
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs"
-# Flags for a headless CI box: no sandbox (containers run as root), no GPU, and none of
-# Chromium's own background traffic (updates, sync, safe-browsing lists).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The first page view loads TensorFlow and a model; on a busy 2-core box that is slow.
 STARTUP_TIMEOUT_S = 180
 
