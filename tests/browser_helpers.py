@@ -25,6 +25,23 @@ ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs"
 # The first page view loads TensorFlow and a model; on a busy 2-core box that is slow.
 STARTUP_TIMEOUT_S = 180
+# The very first view of a fresh server loads TensorFlow and the model and classifies the
+# test set: paid once, by each browser test module's `warm` fixture.
+WARM_MS = 600_000
+# The viewports of the screenshots in docs/.
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def sync_api_or_skip():
+    """Playwright's sync API; skips the test module importing it where there is no browser."""
+    import pytest
+
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing (install it with `make browser`)", allow_module_level=True
+        )
+    return pytest.importorskip("playwright.sync_api")
 
 
 def free_port() -> int:

@@ -29,25 +29,22 @@ from tests.browser_helpers import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    DESKTOP,
     DOCS,
+    PHONE,
+    WARM_MS,
     free_port,
     start_server,
     stop_server,
+    sync_api_or_skip,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing (install it with `make browser`)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = sync_api_or_skip()
 
 # Generous: pages are niced below whatever else the machine is doing.
 SLOW_MS = 180_000
-# The very first view of a fresh server loads TensorFlow and the model and classifies the
-# test set (for the calibration note): paid once, by the `warm` fixture.
-WARM_MS = 600_000
-DESKTOP = {"width": 1400, "height": 900}
-PHONE = {"width": 390, "height": 844}
 # A camera for the Camera tab: Chromium's built-in fake device, allowed without a prompt.
 MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 

@@ -15,6 +15,7 @@ import streamlit as st
 from fashion import examples, preprocess, share
 from fashion.classes import CLASS_NAMES
 from fashion.ui import links, state
+from fashion.ui.canvas import garment_canvas
 from fashion.ui.images import enlarge, png_data_url
 from fashion.ui.prediction import show_prediction
 
@@ -340,9 +341,6 @@ def sketch(name: str) -> None:
     instead of interrupting each other, and the result's images are inline (see
     fashion.ui.images), so no rerun can take them away.
     """
-    # The component registers itself on import, which needs a Streamlit runtime.
-    from streamlit_drawable_canvas import st_canvas
-
     with state.friendly_errors("the sketch"):
         st.caption(
             "Draw one garment as a solid shape filling the box: the dataset's images are "
@@ -356,28 +354,17 @@ def sketch(name: str) -> None:
             # The canvas toolbar floats 2.65rem above the canvas when shown: keep that
             # room empty instead of letting it cover the caption.
             st.space(44)
-            result = st_canvas(
-                stroke_width=width,
-                stroke_color="#000000",
-                background_color="#ffffff",
-                height=CANVAS_SIZE,
-                width=CANVAS_SIZE,
-                drawing_mode="freedraw",
-                return_image_data=True,
-                key="canvas",
-            )
-        strokes = (result.json_data or {}).get("objects") or []
-        rgba = result.image_data
-        if not strokes or rgba is None:
+            drawing = garment_canvas("canvas", CANVAS_SIZE, width)
+        if drawing is None:
             st.info("Draw a garment above; the prediction updates each time you lift the pen.")
             return
         try:
-            prepared = preprocess.sketch(np.asarray(rgba))
+            prepared = preprocess.sketch(drawing.rgba)
         except preprocess.InputError as exc:
             st.warning(str(exc))
             return
         # The stroke count says which drawing the answer is for (and lets a test wait for it).
-        n = len(strokes)
+        n = drawing.strokes
         show_prediction(
             prepared,
             name,

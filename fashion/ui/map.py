@@ -8,6 +8,7 @@ import streamlit as st
 from fashion import charts, embedding, preprocess
 from fashion.classes import CLASS_NAMES, NUM_CLASSES
 from fashion.ui import detail, state
+from fashion.ui.canvas import garment_canvas
 from fashion.ui.images import enlarge
 
 ANY = -1
@@ -212,25 +213,12 @@ def your_image(name: str, test_map: embedding.TestMap) -> embedding.Placement | 
 
 
 def _sketch() -> preprocess.Prepared | None:
-    # The component registers itself on import, which needs a Streamlit runtime.
-    from streamlit_drawable_canvas import st_canvas
-
     st.caption("Draw one garment as a solid shape (the dataset's images are silhouettes).")
-    result = st_canvas(
-        stroke_width=18,
-        stroke_color="#000000",
-        background_color="#ffffff",
-        height=CANVAS_SIZE,
-        width=CANVAS_SIZE,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key="map_canvas",
-    )
-    strokes = (result.json_data or {}).get("objects") or []
-    if not strokes or result.image_data is None:
+    drawing = garment_canvas("map_canvas", CANVAS_SIZE, stroke_width=18)
+    if drawing is None:
         return None
     try:
-        return preprocess.sketch(np.asarray(result.image_data))
+        return preprocess.sketch(drawing.rgba)
     except preprocess.InputError as exc:
         st.warning(str(exc))
         return None
