@@ -6,11 +6,12 @@ the sidebar is shared by all of them through st.session_state.
 
 import streamlit as st
 
-from fashion.ui import links, state
+from fashion.ui import links, state, style
 from fashion.ui.images import favicon
 
 # The icon is drawn by the project (a :material/...: icon is fetched from a font CDN).
 st.set_page_config(page_title="Fashion-MNIST classifier", page_icon=favicon(), layout="wide")
+style.apply()
 
 # File pages (not callables) so AppTest.switch_page can open each one in tests.
 PAGES = [
