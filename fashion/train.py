@@ -279,6 +279,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
             fit_batches(xe, ye, c.batch_size),  # in order: epoch_data shuffled, reproducibly
             initial_epoch=epoch,
             epochs=epoch + 1,
+            shuffle=False,  # the default True only earns a warning with a dataset
             validation_data=fit_batches(x_val, y_val, c.batch_size) if len(x_val) else None,
             verbose=verbose,
             callbacks=[log],
