@@ -264,6 +264,8 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
     t0 = time.perf_counter() - elapsed
     log = _EpochLog(c.epochs)
     average = _WeightAverage() if c.swa else None
+    # The same every epoch: built once (a copy of the validation arrays), not per `fit`.
+    val_batches = fit_batches(x_val, y_val, c.batch_size) if len(x_val) else None
     for epoch in range(done, c.epochs):
         xe, ye = epoch_data(
             x_fit,
@@ -280,7 +282,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
             initial_epoch=epoch,
             epochs=epoch + 1,
             shuffle=False,  # the default True only earns a warning with a dataset
-            validation_data=fit_batches(x_val, y_val, c.batch_size) if len(x_val) else None,
+            validation_data=val_batches,
             verbose=verbose,
             callbacks=[log],
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-# Streamlit's main column is about 40 px narrower than the window.
+# Window widths up to a phone held sideways; wider windows fit the tab bars on one line.
 PHONE_MAX_WIDTH = 640
 
 STYLESHEET = f"""
