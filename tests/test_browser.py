@@ -313,30 +313,6 @@ def test_sketch_at_a_persons_pace_predicts_the_whole_drawing(page):
     screenshot(page, "sketch")
 
 
-def test_a_drawing_survives_a_visit_to_another_page_and_takes_more_strokes(page):
-    open_page(page, "", "What's this garment?")
-    panel = open_tab(page, "Sketch")
-    canvas = panel.locator("canvas.upper-canvas")
-    canvas.wait_for()
-    panel.get_by_text("Draw a garment above").wait_for()
-    draw_like_a_person(page, canvas.bounding_box(), TROUSERS[:4])
-    panel.get_by_text("Your drawing (4 strokes)").wait_for()
-    # Away and back through the sidebar, in the same session: the canvas is unmounted.
-    page.get_by_role("link", name="Confusion matrix").click()
-    page.get_by_role("heading", name="Confusion matrix").wait_for()
-    page.get_by_role("link", name="Classify").click()
-    panel = page.get_by_role("tabpanel", name=re.compile("Sketch"))
-    # Back with the drawing and its answer, before any new stroke.
-    panel.get_by_text("Your drawing (4 strokes)").wait_for()
-    canvas = panel.locator("canvas.upper-canvas")
-    draw_like_a_person(page, canvas.bounding_box(), TROUSERS[4:])
-    # The count includes the strokes drawn before the visit: the canvas kept them.
-    panel.get_by_text(f"Your drawing ({len(TROUSERS)} strokes)").wait_for()
-    headline = panel.get_by_text(re.compile(r"^Prediction: "))
-    assert headline.inner_text().startswith("Prediction: Trouser"), headline.inner_text()
-    assert_no_exception(page)
-
-
 # ------------------------------------------------------------------ camera, test image
 
 
