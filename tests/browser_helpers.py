@@ -6,12 +6,14 @@ server and prints its URL), so the browser setup lives in one place.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +52,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, log_path: Path) -> subprocess.Popen:
-    """`streamlit run app.py` in the background, niced so a training run keeps priority.
+def start_server(port: int, log_path: Path, env: dict | None = None) -> subprocess.Popen:
+    """`streamlit run app.py` in the background, niced so a training run keeps priority;
+    `env`: variables to set for the server only.
 
     Returns once the server answers its health check.
 
@@ -67,7 +70,7 @@ def start_server(port: int, log_path: Path) -> subprocess.Popen:
         # Watching the repo (and its .venv) for edits costs CPU and floods inotify.
         "--server.fileWatcherType", "none",
     ]  # fmt: skip
-    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | (env or {})
     log = log_path.open("wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -94,6 +97,29 @@ def stop_server(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def served(log_name: str, env: dict | None = None) -> Iterator[str]:
+    """A server (`start_server`, logging to ARTIFACTS/log_name) for the block; its URL."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    proc = start_server(port, ARTIFACTS / log_name, env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(proc)
+
+
+@contextlib.contextmanager
+def chromium(sync_api, extra_args: tuple[str, ...] = ()) -> Iterator:
+    """The system Chromium, launched by Playwright's `sync_api` for the block."""
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 if __name__ == "__main__":

@@ -27,15 +27,12 @@ from PIL import Image
 from fashion.classes import CLASS_NAMES
 from tests.browser_helpers import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     DOCS,
     PHONE,
     WARM_MS,
-    free_port,
-    start_server,
-    stop_server,
+    chromium,
+    served,
     sync_api_or_skip,
 )
 
@@ -46,28 +43,19 @@ sync_api = sync_api_or_skip()
 # Generous: pages are niced below whatever else the machine is doing.
 SLOW_MS = 180_000
 # A camera for the Camera tab: Chromium's built-in fake device, allowed without a prompt.
-MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+MEDIA_ARGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 
 @pytest.fixture(scope="module")
 def base_url():
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
-    proc = start_server(port, ARTIFACTS / "streamlit.log")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_server(proc)
+    with served("streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + MEDIA_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(sync_api, MEDIA_ARGS) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")

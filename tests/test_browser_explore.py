@@ -20,15 +20,12 @@ from PIL import Image
 from fashion.playground import HARD_LIMIT_ENV
 from tests.browser_helpers import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     DOCS,
     PHONE,
     WARM_MS,
-    free_port,
-    start_server,
-    stop_server,
+    chromium,
+    served,
     sync_api_or_skip,
 )
 
@@ -46,31 +43,14 @@ PATIENT_LIMIT_S = 1200
 
 @pytest.fixture(scope="module")
 def base_url():
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
-    saved = os.environ.get(HARD_LIMIT_ENV)
-    os.environ[HARD_LIMIT_ENV] = str(PATIENT_LIMIT_S)  # read by the server at import
-    try:
-        proc = start_server(port, ARTIFACTS / "streamlit-explore.log")
-    finally:
-        if saved is None:
-            os.environ.pop(HARD_LIMIT_ENV)
-        else:
-            os.environ[HARD_LIMIT_ENV] = saved
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_server(proc)
+    with served("streamlit-explore.log", {HARD_LIMIT_ENV: str(PATIENT_LIMIT_S)}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(sync_api) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
