@@ -52,9 +52,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, log_path: Path, env: dict | None = None) -> subprocess.Popen:
+def start_server(port: int, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
     """`streamlit run app.py` in the background, niced so a training run keeps priority;
-    `env`: variables to set for the server only.
+    `extra_env`: variables to set for the server only.
 
     Returns once the server answers its health check.
 
@@ -70,7 +70,7 @@ def start_server(port: int, log_path: Path, env: dict | None = None) -> subproce
         # Watching the repo (and its .venv) for edits costs CPU and floods inotify.
         "--server.fileWatcherType", "none",
     ]  # fmt: skip
-    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | (env or {})
+    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2"} | (extra_env or {})
     log = log_path.open("wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -100,11 +100,11 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def served(log_name: str, env: dict | None = None) -> Iterator[str]:
+def served(log_name: str, extra_env: dict | None = None) -> Iterator[str]:
     """A server (`start_server`, logging to ARTIFACTS/log_name) for the block; its URL."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
-    proc = start_server(port, ARTIFACTS / log_name, env)
+    proc = start_server(port, ARTIFACTS / log_name, extra_env)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
