@@ -60,6 +60,18 @@ def test_card_commands_spell_out_every_setting(name):
             assert getattr(args, f.name) is not None, f"{name}: {stage!r} omits --{f.name}"
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_totals_are_the_sum_of_its_stages(name):
+    # The models table shows the totals and the card's command reproduces the stages: a
+    # total corrected by hand without its stage would make the two disagree.
+    card = next(c for c in shipped() if c.name == name)
+    if not card.stages:
+        return
+    assert card.epochs == sum(s["epochs"] for s in card.stages)
+    stage_seconds = sum(s["train_seconds"] for s in card.stages)
+    assert card.train_seconds == pytest.approx(stage_seconds, abs=0.2)
+
+
 def test_every_registered_model_is_shipped():
     assert set(models.MODELS) <= set(SHIPPED)
 
