@@ -145,13 +145,9 @@ def wait_for_params(pg, **expected: str | None) -> dict[str, str]:
     return url_params(pg)
 
 
-def screenshot(pg, name: str, full_page: bool = True) -> None:
-    """Save test-artifacts/NAME.png, and docs/NAME.png when FASHION_DOCS is set.
-
-    Streamlit scrolls inside its own container, so Playwright's full_page sees only the
-    viewport; for a whole page the viewport is stretched to the content first.
-    """
-    # The run has ended and every picture has arrived: no placeholders in the picture.
+def wait_until_idle(pg) -> None:
+    """Until the run has ended and every picture has arrived: no spinner, skeleton or
+    half-loaded image is left to move what lies below it."""
     pg.wait_for_function(
         """() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
             && !document.querySelector('[data-testid="stSpinner"]')
@@ -159,6 +155,15 @@ def screenshot(pg, name: str, full_page: bool = True) -> None:
             && [...document.querySelectorAll('[data-testid="stMain"] img')]
                 .every(i => i.complete && i.naturalWidth > 0)"""
     )
+
+
+def screenshot(pg, name: str, full_page: bool = True) -> None:
+    """Save test-artifacts/NAME.png, and docs/NAME.png when FASHION_DOCS is set.
+
+    Streamlit scrolls inside its own container, so Playwright's full_page sees only the
+    viewport; for a whole page the viewport is stretched to the content first.
+    """
+    wait_until_idle(pg)  # no placeholders in the picture
     pg.wait_for_timeout(800)  # let the last chart transition finish
     path = ARTIFACTS / f"{name}.png"
     viewport = pg.viewport_size
@@ -254,6 +259,7 @@ TROUSERS = [
 def settled_box(locator) -> dict:
     """The element's box once the page around it stops moving: elements still arriving
     above it shift it, and a stroke aimed at an old box lands on the page instead."""
+    wait_until_idle(locator.page)
     box = locator.bounding_box()
     for _ in range(50):
         locator.page.wait_for_timeout(200)
@@ -315,48 +321,6 @@ def test_sketch_at_a_persons_pace_predicts_the_whole_drawing(page):
     assert_no_exception(page)
     assert not failed, f"requests that failed: {failed}"
     screenshot(page, "sketch")
-
-
-INKED = """c => {
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 128 && d[i + 3] > 0) return true;
-    return false;
-}"""
-
-
-def sketch_panel_with_ink(pg):
-    """The Sketch tab once its canvas shows a drawing (the component redraws a kept one
-    asynchronously after it mounts: a stroke drawn before that would be wiped)."""
-    panel = pg.get_by_role("tabpanel", name=re.compile("Sketch"))
-    drawn = panel.locator("canvas.dc-canvas.lower-canvas")
-    drawn.wait_for()
-    pg.wait_for_function(INKED, arg=drawn.element_handle())
-    return panel
-
-
-def test_a_drawing_outlives_a_tab_and_a_page_switch(page):
-    open_page(page, "", "What's this garment?")
-    panel = open_tab(page, "Sketch")
-    panel.get_by_text("Draw a garment above").wait_for()
-    draw_like_a_person(page, settled_box(panel.locator("canvas.upper-canvas")), TROUSERS)
-    answer = f"Your drawing ({len(TROUSERS)} strokes)"
-    panel.get_by_text(answer).wait_for()
-    # Another input tab and back, then another page and back: the drawing and its answer
-    # are where they were, before the visitor touches the canvas.
-    open_tab(page, "Upload").get_by_text(re.compile("^Photos of garments")).wait_for()
-    panel = open_tab(page, "Sketch")
-    panel.get_by_text(answer).wait_for()
-    page.get_by_role("link", name="Dataset").click()
-    page.get_by_role("heading", name="The dataset").wait_for()
-    page.get_by_role("link", name="Classify").click()
-    panel = sketch_panel_with_ink(page)
-    panel.get_by_text(answer).wait_for()
-    assert panel.get_by_text(re.compile(r"^Prediction: Trouser")).count() == 1
-    # The visitor goes on drawing the same garment: one more stroke joins the kept ones.
-    box = settled_box(panel.locator("canvas.upper-canvas"))
-    draw_like_a_person(page, box, [((0.50, 0.16), (0.50, 0.40))])
-    panel.get_by_text(f"Your drawing ({len(TROUSERS) + 1} strokes)").wait_for()
-    assert_no_exception(page)
 
 
 # ------------------------------------------------------------------ camera, test image
