@@ -5,6 +5,10 @@ by TF Serving (SavedModel) or by the LiteRT interpreter (a .tflite flat buffer).
 exports keep the model's contract: (N, 28, 28, 1) float32 in [0, 1] -> (N, 10) *logits*
 (softmax and temperature stay in the caller, as in `fashion.inference.Classifier`).
 
+`tflite-int8` is the same contract with int8 weights and activations inside (float in and
+out): about a quarter of the file and of the CPU time, for a few changed answers in ten
+thousand (benchmarks/int8.py measures both). The app keeps serving float32.
+
 This module only writes files; the Classifier serves the .tflite twin through
 `fashion.engines.TFLiteRunner`.
 """
@@ -14,9 +18,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 # "twin" is the file the Classifier serves (assets/models/NAME.tflite, written by
 # `train`): logits and penultimate features in one output (fashion.engines.twin_model).
-FORMATS = ("saved_model", "tflite", "twin")
+FORMATS = ("saved_model", "tflite", "tflite-int8", "twin")
+# How many training images set the int8 activation ranges: every 120th of the 60,000,
+# so every class, and never a test or validation choice.
+INT8_CALIBRATION_STRIDE = 120
 # Where `python -m fashion export` writes when no --out is given (not committed).
 EXPORT_DIR = Path("exports")
 
@@ -36,8 +45,20 @@ def export_saved_model(model, directory: str | Path) -> Path:
     return directory
 
 
-def tflite_bytes(model) -> bytes:
-    """`model` converted to a float32 TFLite flat buffer with a dynamic batch size.
+def int8_calibration_images() -> np.ndarray:
+    """The training images whose activations set the int8 ranges: (500, 28, 28, 1)."""
+    from fashion import data
+
+    return data.train_set().as_float()[::INT8_CALIBRATION_STRIDE]
+
+
+def tflite_bytes(model, int8_calibration: np.ndarray | None = None) -> bytes:
+    """`model` converted to a TFLite flat buffer with a dynamic batch size.
+
+    Args:
+        model: a Keras model taking (N, 28, 28, 1) float32 images.
+        int8_calibration: None for float32 throughout; else images whose activations set
+            the ranges of a full-integer model (int8 kernels, float32 input and output).
 
     The conversion goes through a SavedModel because that is the converter's most
     supported entry point (`from_keras_model` is a Keras 2 API).
@@ -47,19 +68,26 @@ def tflite_bytes(model) -> bytes:
     with tempfile.TemporaryDirectory(prefix="fashion-export-") as tmp:
         saved = export_saved_model(model, Path(tmp) / "saved_model")
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        if int8_calibration is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([x[None]] for x in int8_calibration)
+            # Refuse to fall back to float kernels: a half-quantised model would be
+            # neither as exact as float32 nor as fast as int8.
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         return converter.convert()
 
 
-def export_tflite(model, path: str | Path) -> Path:
+def export_tflite(model, path: str | Path, int8_calibration: np.ndarray | None = None) -> Path:
     """Write `model` as a .tflite file (see `tflite_bytes`) and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(tflite_bytes(model))
+    path.write_bytes(tflite_bytes(model, int8_calibration))
     return path
 
 
 def export(model, fmt: str, out_dir: str | Path, name: str) -> Path:
-    """Export `model` in format `fmt` as `out_dir/name.saved_model/` or `out_dir/name.tflite`."""
+    """Export `model` in format `fmt` as `out_dir/name.saved_model/`, `out_dir/name.tflite`
+    or (tflite-int8) `out_dir/name.int8.tflite`."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
@@ -70,4 +98,6 @@ def export(model, fmt: str, out_dir: str | Path, name: str) -> Path:
         from fashion.engines import twin_model
 
         return export_tflite(twin_model(model), out_dir / f"{name}.tflite")
+    if fmt == "tflite-int8":
+        return export_tflite(model, out_dir / f"{name}.int8.tflite", int8_calibration_images())
     return export_tflite(model, out_dir / f"{name}.tflite")
