@@ -6,8 +6,8 @@ exports keep the model's contract: (N, 28, 28, 1) float32 in [0, 1] -> (N, 10) *
 (softmax and temperature stay in the caller, as in `fashion.inference.Classifier`).
 
 `tflite-int8` is the same contract with int8 weights and activations inside (float in and
-out): about a quarter of the file and of the CPU time, for a few changed answers in ten
-thousand (benchmarks/int8.py measures both). The app keeps serving float32.
+out): about a quarter of the file and of the CPU time, for about two changed answers in
+a thousand (benchmarks/int8.py measures both). The app keeps serving float32.
 
 This module only writes files; the Classifier serves the .tflite twin through
 `fashion.engines.TFLiteRunner`.
