@@ -23,8 +23,9 @@ import numpy as np
 # "twin" is the file the Classifier serves (assets/models/NAME.tflite, written by
 # `train`): logits and penultimate features in one output (fashion.engines.twin_model).
 FORMATS = ("saved_model", "tflite", "tflite-int8", "twin")
-# How many training images set the int8 activation ranges: every 120th of the 60,000,
-# so every class, and never a test or validation choice.
+# Which images set the int8 activation ranges: every 120th of the 60,000 training images
+# (500, every class; never a test image). Some fall in a model's validation split, which
+# is harmless: they set value ranges only, and their labels are never read.
 INT8_CALIBRATION_STRIDE = 120
 # Where `python -m fashion export` writes when no --out is given (not committed).
 EXPORT_DIR = Path("exports")
