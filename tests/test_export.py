@@ -64,10 +64,6 @@ def test_int8_export_is_a_quarter_of_the_size_and_keeps_the_answers(
     classifier, images, keras_logits, tmp_path
 ):
     assert (
-        main(["export", "--format", "tflite", "--model", classifier.name, "--out", str(tmp_path)])
-        == 0
-    )
-    assert (
         main(
             [
                 "export",
@@ -81,7 +77,9 @@ def test_int8_export_is_a_quarter_of_the_size_and_keeps_the_answers(
         )
         == 0
     )
-    float_file = tmp_path / f"{classifier.name}.tflite"
+    # The float32 weights are already on disk: the served twin (its few extra pooling
+    # outputs add no weights), so no second float conversion is needed to compare.
+    float_file = classifier.path.with_suffix(".tflite")
     int8_file = tmp_path / f"{classifier.name}.int8.tflite"
     assert int8_file.stat().st_size < 0.35 * float_file.stat().st_size
     runner = TFLiteRunner(int8_file)
