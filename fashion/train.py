@@ -232,6 +232,8 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
         model = entry.build(fused=True)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    if c.zero_init_residual:
+        models.zero_init_residual_branches(model)
     if c.init_from:
         # Read the starting point before anything is written: it is often the same file
         # this run will replace.

@@ -74,6 +74,11 @@ class TrainConfig:
         default=False,
         metadata=_opt("save the average of the per-epoch weights, BatchNorm re-estimated"),
     )
+    # Residual nets only: each block starts as its shortcut (models.zero_init_residual_branches).
+    zero_init_residual: bool = field(
+        default=False,
+        metadata=_opt("start the BatchNorm closing each residual branch at scale 0"),
+    )
     # 6,000 training images held out to choose and calibrate.
     val_fraction: float = field(default=0.1, metadata=_opt("share of train held out"))
     limit: int | None = field(
@@ -115,7 +120,7 @@ class TrainConfig:
                 continue
             flag = "--" + f.name.replace("_", "-")
             if isinstance(value, bool):
-                # --swa is off by default: say it only when on.
+                # --swa and --zero-init-residual are off by default: said only when on.
                 if value or f.default is None:
                     parts.append(flag if value else "--no-" + flag[2:])
             elif f.name == "init_from":

@@ -99,3 +99,24 @@ def test_default_model_is_the_best_shipped():
     cards = shipped()
     assert Classifier.load().name == cards[0].name
     assert cards[0].test_accuracy == max(c.test_accuracy for c in cards)
+
+
+def test_zero_init_residual_makes_every_block_its_shortcut():
+    model = models.get("wrn-16-2").build()
+    assert models.zero_init_residual_branches(model) == 6  # 3 stages x 2 blocks
+    # With every branch closed, perturbing a branch's inner conv cannot move the output:
+    # only the stem and the shortcuts carry the image through.
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    before = np.asarray(model(x))
+    inner = model.get_layer("s1b1a_conv")
+    inner.kernel.assign(inner.kernel * 3.0 + 0.1)
+    np.testing.assert_allclose(np.asarray(model(x)), before, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="no residual branches"):
+        models.zero_init_residual_branches(models.get("fashion-cnn").build())
+
+
+def test_zero_init_residual_is_said_only_when_on():
+    from fashion.train_config import TrainConfig
+
+    assert "--zero-init-residual" in TrainConfig("wrn-16-2", zero_init_residual=True).command()
+    assert "zero-init" not in TrainConfig("wrn-16-2").command()
