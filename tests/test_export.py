@@ -86,9 +86,10 @@ def test_int8_export_is_a_quarter_of_the_size_and_keeps_the_answers(
     assert runner.width == 10  # the export contract: logits only
     logits = runner.run(images)
     # int8 rounding may flip a near tie (benchmarks/int8.py: ~2 in 1,000 test images),
-    # not more: 4 of 300 would already mean a badly calibrated range.
+    # not more: 3 of 300 would already mean a badly calibrated range (the shipped model
+    # changes 1 of these 300).
     changed = int((logits.argmax(axis=1) != keras_logits.argmax(axis=1)).sum())
-    assert changed <= 3, f"{changed} of {N_IMAGES} answers changed"
+    assert changed <= 2, f"{changed} of {N_IMAGES} answers changed"
     # The logits themselves stay close: the softmax a visitor reads barely moves.
     agree = np.corrcoef(logits.ravel(), keras_logits.ravel())[0, 1]
     assert agree > 0.99
