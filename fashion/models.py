@@ -53,12 +53,16 @@ class Entry:
     floor: float  # the accuracy its reference reports; the shipped model must reach it
     kwargs: dict = field(default_factory=dict)
 
-    def build(self, fused: bool = False) -> keras.Model:
+    def build(self, fused: bool = False, **overrides) -> keras.Model:
         """The model; `fused=True` asks for TF's fused batch-norm kernel (training only),
-        where the builder has batch norm to fuse."""
-        can_fuse = "fused" in inspect.signature(self.builder).parameters
-        extra = {"fused": True} if fused and can_fuse else {}
-        return self.builder(name=self.name, **self.kwargs, **extra)
+        where the builder has batch norm to fuse. `overrides` replace registered builder
+        arguments (a trial variant, e.g. other widths); the builder must take them."""
+        params = inspect.signature(self.builder).parameters
+        unknown = set(overrides) - set(params)
+        if unknown:
+            raise ValueError(f"{self.name} does not take {', '.join(sorted(unknown))}")
+        extra = {"fused": True} if fused and "fused" in params else {}
+        return self.builder(name=self.name, **(self.kwargs | overrides), **extra)
 
 
 MODELS: dict[str, Entry] = {}

@@ -229,7 +229,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
         "mixed_bfloat16" if c.precision == "bfloat16" else "float32"
     )
     try:
-        model = entry.build(fused=True)
+        model = entry.build(fused=True, **c.build_overrides())
     finally:
         keras.mixed_precision.set_global_policy("float32")
     if c.zero_init_residual:
@@ -310,7 +310,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
     model_path = out_dir / f"{c.model}.keras"
     # Save a fresh, uncompiled copy: the optimizer state is not needed to predict and
     # would triple the file size for Adam.
-    clean = entry.build()
+    clean = entry.build(**c.build_overrides())
     clean.set_weights(model.get_weights())
     clean.save(model_path)
     # The Classifier serves the TFLite twin; writing it here saves every later load
@@ -342,7 +342,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
         history[k] = v + history.get(k, [])
     card = ModelCard(
         name=c.model,
-        description=entry.description,
+        description=entry.description + (f"; this run's widths: {c.widths}" if c.widths else ""),
         command=" && ".join(s["command"] for s in stages),
         config=asdict(c) | {"out_dir": None, "resume": None},
         stages=stages,

@@ -79,6 +79,13 @@ class TrainConfig:
         default=False,
         metadata=_opt("start the BatchNorm closing each residual branch at scale 0"),
     )
+    # Residual nets only: channels per stage instead of the registered ones, e.g.
+    # "32,64,160" widens wrn-16-2's last stage, where a parameter costs the fewest
+    # multiply-adds (7x7 positions).
+    widths: str | None = field(
+        default=None,
+        metadata=_opt("channels per stage, comma-separated (residual nets; default: the model's)"),
+    )
     # 6,000 training images held out to choose and calibrate.
     val_fraction: float = field(default=0.1, metadata=_opt("share of train held out"))
     limit: int | None = field(
@@ -109,6 +116,19 @@ class TrainConfig:
         if values["precision"] == "auto":
             values["precision"] = "bfloat16" if cpu_has_bf16() else "float32"
         return TrainConfig(**values)
+
+    def build_overrides(self) -> dict:
+        """Builder arguments that replace the registered ones for this run."""
+        if self.widths is None:
+            return {}
+        try:
+            widths = tuple(int(w) for w in self.widths.split(","))
+        except ValueError:
+            wanted = "integers like 32,64,160"
+            raise ValueError(f"--widths wants {wanted}, not {self.widths!r}") from None
+        if not widths or min(widths) < 1:
+            raise ValueError(f"--widths wants positive channel counts, not {self.widths!r}")
+        return {"widths": widths}
 
     def command(self) -> str:
         """The exact command that reproduces this run (every setting spelled out)."""

@@ -120,3 +120,25 @@ def test_zero_init_residual_is_said_only_when_on():
 
     assert "--zero-init-residual" in TrainConfig("wrn-16-2", zero_init_residual=True).command()
     assert "zero-init" not in TrainConfig("wrn-16-2").command()
+
+
+def test_widths_override_changes_only_this_run():
+    from fashion.train_config import TrainConfig
+
+    wide = TrainConfig("wrn-16-2", widths="32,64,160")
+    assert wide.build_overrides() == {"widths": (32, 64, 160)}
+    assert "--widths 32,64,160" in wide.command()
+    assert "--widths" not in TrainConfig("wrn-16-2").command()
+    entry = models.get("wrn-16-2")
+    model = entry.build(**wide.build_overrides())
+    # The last stage at 160 channels: 3x3 convs 64->160 and 160->160 (x3), a 1x1 shortcut
+    # 64->160, four BatchNorms of 4 x 160, and the classifier 160 -> 10, on top of the
+    # registered net's first two stages.
+    assert model.get_layer("s2b1b_conv").kernel.shape == (3, 3, 160, 160)
+    assert model.count_params() == 968_554
+    assert entry.build().count_params() == 698_282  # the registered net is untouched
+    with pytest.raises(ValueError, match="does not take widths"):
+        models.get("flatten-128").build(**wide.build_overrides())
+    for bad in ("32,64,x", "32,0,64", ""):
+        with pytest.raises(ValueError, match="--widths"):
+            TrainConfig("wrn-16-2", widths=bad).build_overrides()

@@ -57,6 +57,20 @@ def test_short_training_run_writes_a_usable_model(tmp_path, test_split):
     assert accuracy > 0.3
 
 
+def test_a_run_with_other_widths_saves_that_net_and_says_so(tmp_path):
+    from fashion.train import train
+    from fashion.train_config import TrainConfig
+
+    card = train(
+        TrainConfig(model="wrn-16-2", epochs=1, limit=300, widths="16,32,48", out_dir=str(tmp_path))
+    )
+    assert "--widths 16,32,48" in card.command and "16,32,48" in card.description
+    clf = Classifier(tmp_path / "wrn-16-2.keras")
+    # The file holds the narrow net, not the registered one: it loads without the flag.
+    assert clf.model.get_layer("s2b1b_conv").kernel.shape == (3, 3, 48, 48)
+    assert clf.engine == "tflite"
+
+
 def test_second_stage_continues_from_a_saved_model_and_extends_its_card(tmp_path):
     """`--init-from` starts from saved weights; the card adds the stages up."""
     base = [sys.executable, "-m", "fashion", "train", "flatten-128", "--limit", "400"]
