@@ -88,6 +88,7 @@ def our_rows() -> list[dict]:
                 "epochs": card.epochs,
                 "train_seconds": card.train_seconds,
                 "cpus": card.trained_on.get("cpus"),
+                "precision": card.config.get("precision"),
             }
         )
     return rows
@@ -126,6 +127,7 @@ def _runs_markdown(runs: list) -> list[str]:
             "epochs": card.epochs,
             "train_seconds": card.train_seconds,
             "cpus": card.trained_on.get("cpus"),
+            "precision": card.config.get("precision"),
         }
         lines.append(
             f"| `{card.name}` | {card.test_accuracy:.2%} | {run_validation(card):.2%} "
@@ -141,7 +143,10 @@ def _views(row: dict) -> str:
 
 
 def _hardware(row: dict) -> str:
-    return f"{row['cpus']} CPU cores" if row["cpus"] else "CPU"
+    cpus = f"{row['cpus']} CPU cores" if row["cpus"] else "CPU"
+    # A bf16 run's time holds only on a CPU with bf16 instructions (see the
+    # training-throughput sections: ~4.7x slower in float32 on an AVX2-only one).
+    return cpus + (" with bf16" if row.get("precision") == "bfloat16" else "")
 
 
 def _minutes(row: dict) -> str:
@@ -151,8 +156,7 @@ def _minutes(row: dict) -> str:
 def _training(row: dict) -> str:
     if row["train_seconds"] is None:
         return "unknown (no card figure)"
-    cpus = f"{row['cpus']} CPU cores" if row["cpus"] else "CPU"
-    return f"{row['epochs']} epochs, {row['train_seconds'] / 60:.1f} min on {cpus}"
+    return f"{row['epochs']} epochs, {row['train_seconds'] / 60:.1f} min on {_hardware(row)}"
 
 
 def to_markdown(rows: list[dict], runs: list | None = None) -> str:

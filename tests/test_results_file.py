@@ -93,6 +93,10 @@ def test_accuracy_table_lists_the_runs_kept_as_evidence():
     md = to_markdown([], runs)
     for run in runs:
         assert f"`{run.command}`" in md and f"{run_validation(run):.2%}" in md
+        # A bf16 run's time holds only where the CPU has bf16 instructions: the row says so.
+        bf16 = run.config.get("precision") == "bfloat16"
+        assert (f"with bf16 | `{run.command}`" in md) == bf16
+    assert any(r.config.get("precision") == "bfloat16" for r in runs)
     # A run answered with two views is judged on validation with both (what calibrate saw).
     wide = [r for r in runs if r.views != "image"]
     assert all(run_validation(r) == r.val_accuracy_by_views[r.views] for r in wide)
