@@ -208,6 +208,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
     """
     c = config.resolved()
     entry = models.get(c.model)
+    overrides = c.build_overrides()  # a bad --widths fails here, before the data loads
     if c.precision == "bfloat16" and not cpu_has_bf16():
         raise RuntimeError(
             "--precision bfloat16 needs a CPU with bf16 instructions (avx512_bf16 or amx); "
@@ -229,7 +230,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
         "mixed_bfloat16" if c.precision == "bfloat16" else "float32"
     )
     try:
-        model = entry.build(fused=True, **c.build_overrides())
+        model = entry.build(fused=True, **overrides)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     if c.zero_init_residual:
@@ -310,7 +311,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> ModelCard:
     model_path = out_dir / f"{c.model}.keras"
     # Save a fresh, uncompiled copy: the optimizer state is not needed to predict and
     # would triple the file size for Adam.
-    clean = entry.build(**c.build_overrides())
+    clean = entry.build(**overrides)
     clean.set_weights(model.get_weights())
     clean.save(model_path)
     # The Classifier serves the TFLite twin; writing it here saves every later load

@@ -126,7 +126,7 @@ class TrainConfig:
         except ValueError:
             wanted = "integers like 32,64,160"
             raise ValueError(f"--widths wants {wanted}, not {self.widths!r}") from None
-        if not widths or min(widths) < 1:
+        if min(widths) < 1:  # split always gives at least one
             raise ValueError(f"--widths wants positive channel counts, not {self.widths!r}")
         return {"widths": widths}
 

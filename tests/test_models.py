@@ -132,7 +132,7 @@ def test_widths_override_changes_only_this_run():
     entry = models.get("wrn-16-2")
     model = entry.build(**wide.build_overrides())
     # The last stage at 160 channels: 3x3 convs 64->160 and 160->160 (x3), a 1x1 shortcut
-    # 64->160, four BatchNorms of 4 x 160, and the classifier 160 -> 10, on top of the
+    # 64->160, five BatchNorms of 4 x 160, and the classifier 160 -> 10, on top of the
     # registered net's first two stages.
     assert model.get_layer("s2b1b_conv").kernel.shape == (3, 3, 160, 160)
     assert model.count_params() == 968_554
