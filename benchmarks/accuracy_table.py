@@ -85,10 +85,7 @@ def our_rows() -> list[dict]:
                 "card_accuracy": card.test_accuracy,
                 "n_params": report["n_params"],
                 "macs": multiply_adds(clf.model),
-                "epochs": card.epochs,
-                "train_seconds": card.train_seconds,
-                "cpus": card.trained_on.get("cpus"),
-                "precision": card.config.get("precision"),
+                **_training_figures(card),
             }
         )
     return rows
@@ -123,17 +120,21 @@ def _runs_markdown(runs: list) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for card in runs:
-        row = {
-            "epochs": card.epochs,
-            "train_seconds": card.train_seconds,
-            "cpus": card.trained_on.get("cpus"),
-            "precision": card.config.get("precision"),
-        }
         lines.append(
             f"| `{card.name}` | {card.test_accuracy:.2%} | {run_validation(card):.2%} "
-            f"| {card.views} | {_training(row)} | `{card.command}` |"
+            f"| {card.views} | {_training(_training_figures(card))} | `{card.command}` |"
         )
     return lines
+
+
+def _training_figures(card) -> dict:
+    """What a card says of its training, as the table's hardware and time cells read it."""
+    return {
+        "epochs": card.epochs,
+        "train_seconds": card.train_seconds,
+        "cpus": card.trained_on.get("cpus"),
+        "precision": card.config.get("precision"),
+    }
 
 
 def _views(row: dict) -> str:
