@@ -18,7 +18,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 # The official dataset from Debian's package when we can install it (root on
-# Debian/Ubuntu); otherwise fashion.data falls back to $$FASHION_MNIST_DIR, the Keras
+# Debian/Ubuntu); otherwise fashion.data.official falls back to $$FASHION_MNIST_DIR, the Keras
 # cache or a download, and says which.
 data:
 	@if [ -f $(DATA_DIR)/t10k-labels-idx1-ubyte.gz ]; then :; \

@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion.bench import cpu_model  # noqa: E402
+from fashion.serving.bench import cpu_model  # noqa: E402
 
 # Published results: (what, accuracy as published, accuracy to sort by, params,
 # multiply-adds per image, epochs, hardware and training time). Ranges sort by their top;
@@ -68,10 +68,10 @@ TARGET = (
 
 def our_rows() -> list[dict]:
     """Fresh evaluation of every shipped model, with its card's training figures."""
+    from fashion.analysis.evaluate import evaluate_classifier
     from fashion.card import shipped
-    from fashion.evaluate import evaluate_classifier
-    from fashion.inference import Classifier
-    from fashion.models import multiply_adds
+    from fashion.serving.classifier import Classifier
+    from fashion.training.registry import multiply_adds
 
     rows = []
     for card in shipped():

@@ -1,7 +1,7 @@
 """Many sessions at once, and many predictions in a row, through the app's own code path.
 
 The Classify page turns an upload, a sketch or a test sample into 28x28 with
-`fashion.preprocess` and asks `Classifier.predict` of the one Classifier the whole
+`fashion.data.preprocess` and asks `Classifier.predict` of the one Classifier the whole
 Streamlit process shares (`st.cache_resource`). This script drives exactly those
 functions, without Streamlit:
 
@@ -36,10 +36,13 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion import data, preprocess  # noqa: E402
-from fashion.bench import busy_note  # noqa: E402
 from fashion.card import default_name  # noqa: E402
-from fashion.inference import Classifier, Prediction  # noqa: E402
+from fashion.data import (
+    official,  # noqa: E402
+    preprocess,  # noqa: E402
+)
+from fashion.serving.bench import busy_note  # noqa: E402
+from fashion.serving.classifier import Classifier, Prediction  # noqa: E402
 
 KINDS = ("photo", "sketch", "sample")
 # Goals of issue 5.
@@ -74,7 +77,7 @@ def _canvas(img: np.ndarray) -> np.ndarray:
 
 def app_inputs(n: int, seed: int = 0) -> list[AppInput]:
     """`n` inputs cycling through photo, sketch and test sample, from seeded test images."""
-    test = data.test_set()
+    test = official.test_set()
     idx = np.random.default_rng(seed).choice(len(test), size=n, replace=n > len(test))
     out = []
     for k, i in enumerate(idx):
@@ -95,7 +98,7 @@ def prepare(item: AppInput) -> np.ndarray:
         return preprocess.photo(item.payload).image
     if item.kind == "sketch":
         return preprocess.sketch(item.payload).image
-    return preprocess.dataset_image(data.test_set().images[item.payload]).image
+    return preprocess.dataset_image(official.test_set().images[item.payload]).image
 
 
 @functools.cache
@@ -220,7 +223,8 @@ def to_markdown(name: str, concurrency: dict, memory: dict) -> str:
             f"{os.cpu_count()} cores (1-min load average {load:.1f} at the end) by "
             "`nice -n 19 .venv/bin/python benchmarks/concurrency_memory.py`.",
             "",
-            "Method: the Classify page's own functions (`fashion.preprocess.photo` / `sketch` / "
+            "Method: the Classify page's own functions (`fashion.data.preprocess.photo` / "
+            "`sketch` / "
             "`dataset_image`, then `Classifier.predict` on the one shared, cached "
             "Classifier), fed a seeded mix of PNG uploads, 280x280 RGBA canvases and test "
             "samples. Concurrency: one thread per session, released together by a barrier; "

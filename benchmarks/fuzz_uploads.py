@@ -2,7 +2,7 @@
 float32 image in [0, 1] or in our own InputError. Anything else (another exception, a
 NaN, a wrong shape) is a failure, printed with the bytes saved for a regression test.
 
-Mutations (fashion/samples.py): truncation, flipped bytes (anywhere or in the
+Mutations (fashion/data/renders.py): truncation, flipped bytes (anywhere or in the
 header), one file's header spliced onto another's body, absurd declared dimensions,
 inserted or deleted runs; seeds are small valid PNG (8-bit, RGBA, 16-bit), JPEG, GIF,
 WebP and BMP files.
@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion.preprocess import InputError, photo  # noqa: E402
-from fashion.samples import fuzz_cases, fuzz_seeds  # noqa: E402
+from fashion.data.bad_files import fuzz_cases, fuzz_seeds  # noqa: E402
+from fashion.data.preprocess import InputError, photo  # noqa: E402
 
 # Bugs in the upload path found while building this fuzzer and its tests, and fixed; kept
 # here so the recorded result says what the work bought. Each entry: the bug, how it was
@@ -44,7 +44,7 @@ FIXED = [
     "per-format tests (tests/test_uploads.py). Fix: MPO removed from the allow-list (the "
     "JPEG plugin opens MPO files); the fuzzer now also fails if an unmutated seed is "
     "refused, and reports accepted cases per format",
-    "tests/fixtures_images.py's (now fashion/samples.py) splice mutation crashed on 1-byte "
+    "tests/fixtures_images.py's (now fashion/data/renders.py) splice mutation crashed on 1-byte "
     "inputs (a bug in the fuzzer, not the app)",
 ]
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`benchmarks/fuzz_uploads.py --cases {args.cases} --seed {args.seed}`: mutated "
         "PNG (8-bit, RGBA, 16-bit), JPEG, GIF, WebP and BMP files (truncate, flip bytes, "
         "splice headers, absurd dimensions, insert/delete runs) fed to "
-        f"`fashion.preprocess.photo`. Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"`fashion.data.preprocess.photo`. Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         "",
         f"- cases run: **{result['cases']:,}** ({result['outcomes']['accepted']:,} still "
         f"usable images -> 28x28, {result['outcomes']['refused']:,} refused with InputError)",

@@ -23,12 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion import bench, data  # noqa: E402
-from fashion.calibrate import validation_split  # noqa: E402
 from fashion.card import default_name  # noqa: E402
-from fashion.engines import TFLiteRunner, logits_of, mean_over_views, twin_model, with_views  # noqa: E402
-from fashion.export import int8_calibration_images, tflite_bytes  # noqa: E402
-from fashion.inference import Classifier  # noqa: E402
+from fashion.data import official  # noqa: E402
+from fashion.serving import bench  # noqa: E402
+from fashion.serving.classifier import Classifier  # noqa: E402
+from fashion.serving.engines import TFLiteRunner, logits_of, mean_over_views, twin_model, with_views  # noqa: E402
+from fashion.serving.export import int8_calibration_images, tflite_bytes  # noqa: E402
+from fashion.training.calibrate import validation_split  # noqa: E402
 
 REPEATS = 300  # single-image calls per twin (each well under 10 ms)
 PREDICT_REPEATS = 50  # model.predict calls (tens of ms each)
@@ -55,7 +56,7 @@ def measure(name: str) -> dict:
     float_bytes = clf.path.with_suffix(".tflite").read_bytes()  # the file the app serves
     int8_bytes = tflite_bytes(twin_model(clf.model), int8_calibration_images())
     _, val = validation_split(clf.card)
-    test = data.test_set()
+    test = official.test_set()
     x_val, x_test = val.as_float(), test.as_float()
 
     # As `python -m fashion bench` times them, and first, as it does: one image per call.

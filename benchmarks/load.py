@@ -3,7 +3,7 @@
 Starts the app the way `python -m fashion serve` does (one `streamlit run` process, or K
 of them behind nginx with --processes K), then for each N in --sessions opens N Chromium
 sessions at once (Playwright contexts in one browser, each with an empty cache, as a
-first visit) that load the front page, upload a shop photo (`fashion.samples`) and wait
+first visit) that load the front page, upload a shop photo (`fashion.data.renders`) and wait
 for its prediction. It reports, per N:
 
 - measured on the server processes alone (from /proc, so the browsers' CPU on the same
@@ -48,8 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion import data, samples, serve  # noqa: E402
 from fashion.classes import CLASS_NAMES  # noqa: E402
+from fashion.data import (
+    official,  # noqa: E402
+    renders,  # noqa: E402
+)
+from fashion.serving import serve  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for a headless CI box: no sandbox (containers run as root), no GPU, and none of
@@ -117,12 +121,12 @@ class Sample:
 
 def photos(n: int) -> list[tuple[str, bytes]]:
     """`n` shop photos (JPEG) of different official test images, the classes in turn."""
-    test = data.test_set()
+    test = official.test_set()
     out = []
     for k in range(n):
         label = k % len(CLASS_NAMES)
         index = np.flatnonzero(test.labels == label)[k // len(CLASS_NAMES)]
-        out.append((CLASS_NAMES[label], samples.shop_photo(test.images[index])))
+        out.append((CLASS_NAMES[label], renders.shop_photo(test.images[index])))
     return out
 
 

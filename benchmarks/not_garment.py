@@ -2,7 +2,7 @@
 project drew, written to the `not-garment` section of benchmarks/RESULTS.md.
 
 Thresholds are fitted as `python -m fashion calibrate` fits them: on the model's
-validation split and on generated non-garments (fashion/synthetic.py). Nothing below
+validation split and on generated non-garments (fashion/data/non_garments.py). Nothing below
 was used to fit anything; it only reports:
 
 - real non-garments: scikit-learn's handwritten digits (1,797, upscaled, as uploaded
@@ -15,7 +15,7 @@ was used to fit anything; it only reports:
   sketches (each test garment's silhouette filled on the canvas) that the model
   classifies correctly with at least 80 % confidence.
 
-For every subset of the three scores (fashion/ood.py) it reports AUROC (test images vs
+For every subset of the three scores (fashion/trust/not_garment.py) it reports AUROC (test images vs
 real non-garments) and, with thresholds chosen for that subset, the rates the issue sets
 goals for: >= 90 % of real non-garments caught, <= 3 % of garment photos and of test
 images flagged, no confident, correct solid sketch flagged.
@@ -42,12 +42,14 @@ from PIL import Image  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
 from benchmarks.photo_robustness import render_shop_photo  # noqa: E402
-from fashion import ood, preprocess  # noqa: E402
-from fashion.calibrate import validation_split  # noqa: E402
 from fashion.card import default_name  # noqa: E402
-from fashion.data import test_set  # noqa: E402
-from fashion.inference import Classifier  # noqa: E402
-from fashion.synthetic import FIT_SEED, N_PER_KIND, generate_non_garments  # noqa: E402
+from fashion.data import preprocess  # noqa: E402
+from fashion.data.non_garments import FIT_SEED, N_PER_KIND, generate_non_garments  # noqa: E402
+from fashion.data.official import test_set  # noqa: E402
+from fashion.serving.classifier import Classifier  # noqa: E402
+from fashion.training import flag_thresholds  # noqa: E402
+from fashion.training.calibrate import validation_split  # noqa: E402
+from fashion.trust import not_garment  # noqa: E402
 
 GOALS = {"caught": 0.90, "photos": 0.03, "test": 0.03}
 CROPS_PER_PHOTO = 60
@@ -140,11 +142,11 @@ def measure(name: str, seed: int = 0) -> dict:
     clf = Classifier.load(name)
     fit, val = validation_split(clf.card)
     t = clf.temperature
-    stats = ood.fit_stats(clf.outputs, (fit.images, fit.labels), clf.feature_groups)
+    stats = flag_thresholds.fit_stats(clf.outputs, (fit.images, fit.labels), clf.feature_groups)
 
     def scores(images: np.ndarray) -> dict[str, np.ndarray]:
         logits, features = clf.outputs(images)
-        return ood.all_scores(logits, features, images, stats, t)
+        return not_garment.all_scores(logits, features, images, stats, t)
 
     test = test_set()
     rng = np.random.default_rng(seed)
@@ -152,14 +154,14 @@ def measure(name: str, seed: int = 0) -> dict:
     garment_files = [render_shop_photo(test.images[i], rng)[0] for i in photo_idx]
     garment_photos, garment_refused = prepare(garment_files)
     sketch_idx = rng.choice(len(test), N_SKETCHES, replace=False)
-    sketches = ood.sketch_view(test.images[sketch_idx])
+    sketches = flag_thresholds.sketch_view(test.images[sketch_idx])
     sketch_probs = clf.predict_proba(sketches)
     confident = (sketch_probs.argmax(1) == test.labels[sketch_idx]) & (sketch_probs.max(1) >= 0.8)
     digits, digits_refused = prepare(digit_files())
     crops = photo_crops(sample_photos(), seed)
     photos, photos_refused = prepare([b for _, b in crops])
 
-    kinds = ood.validation_garments(clf.outputs, stats, (val.images, val.labels), t)
+    kinds = flag_thresholds.validation_garments(clf.outputs, stats, (val.images, val.labels), t)
     sets = {
         "val": kinds["images"],
         "test": scores(test.as_float()),
@@ -169,36 +171,38 @@ def measure(name: str, seed: int = 0) -> dict:
         "crops": scores(photos),
     }
     generated = scores(generate_non_garments(N_PER_KIND, FIT_SEED)[0])
-    real_out = {k: np.concatenate([sets["digits"][k], sets["crops"][k]]) for k in ood.SCORES}
+    real_out = {
+        k: np.concatenate([sets["digits"][k], sets["crops"][k]]) for k in not_garment.SCORES
+    }
     refused = {"digits": digits_refused, "crops": photos_refused}
     n_out = len(real_out["energy"]) + digits_refused + photos_refused
 
     rows = []
     for size in (1, 2, 3):
-        for names in itertools.combinations(ood.SCORES, size):
-            th = ood.thresholds_for(kinds, generated, names)
+        for names in itertools.combinations(not_garment.SCORES, size):
+            th = flag_thresholds.thresholds_for(kinds, generated, names)
 
             def rate(key: str, th: dict = th) -> float:
-                return float(np.mean(ood.flags_from(sets[key], th)))
+                return float(np.mean(not_garment.flags_from(sets[key], th)))
 
-            flagged_out = int(ood.flags_from(real_out, th).sum())
+            flagged_out = int(not_garment.flags_from(real_out, th).sum())
             rows.append(
                 {
                     "scores": "+".join(names),
                     "val": rate("val"),
                     "test": rate("test"),
                     "photos": rate("photos"),
-                    "sketches_flagged": int(ood.flags_from(sets["sketches"], th).sum()),
-                    "digits": (ood.flags_from(sets["digits"], th).sum() + digits_refused)
+                    "sketches_flagged": int(not_garment.flags_from(sets["sketches"], th).sum()),
+                    "digits": (not_garment.flags_from(sets["digits"], th).sum() + digits_refused)
                     / (len(sets["digits"]["energy"]) + digits_refused),
-                    "crops": (ood.flags_from(sets["crops"], th).sum() + photos_refused)
+                    "crops": (not_garment.flags_from(sets["crops"], th).sum() + photos_refused)
                     / (len(sets["crops"]["energy"]) + photos_refused),
                     "caught": (flagged_out + digits_refused + photos_refused) / n_out,
                 }
             )
     return {
         "model": name,
-        "auroc": {k: auroc(sets["test"][k], real_out[k]) for k in ood.SCORES},
+        "auroc": {k: auroc(sets["test"][k], real_out[k]) for k in not_garment.SCORES},
         "rows": rows,
         "counts": {
             "digits": len(sets["digits"]["energy"]) + digits_refused,
@@ -211,7 +215,7 @@ def measure(name: str, seed: int = 0) -> dict:
             "val_sketches": len(kinds["sketches"]["energy"]),
         },
         "refused": refused,
-        "default": "+".join(ood.DEFAULT_SCORES),
+        "default": "+".join(flag_thresholds.DEFAULT_SCORES),
     }
 
 
@@ -230,9 +234,9 @@ def to_markdown(r: dict) -> str:
         f"{c['sketches']} of {c['sketches_total']} solid silhouette sketches that the model "
         "gets right with >= 80 % confidence. Thresholds for each row: chosen as "
         "`calibrate` does, on generated non-garments and on the validation split's "
-        f"garments: <= {ood.MAX_VAL_FLAG_RATE:.0%} of its images and of "
+        f"garments: <= {flag_thresholds.MAX_VAL_FLAG_RATE:.0%} of its images and of "
         f"{c['val_photos']:,} of them dressed as shop photos by the package's own, "
-        "simpler renderer (`fashion.samples.shop_photo`) flagged, none of the "
+        "simpler renderer (`fashion.data.renders.shop_photo`) flagged, none of the "
         f"{c['val_sketches']:,} drawn silhouettes the model gets right with >= 80 %.",
         "",
         "AUROC, test images vs real non-garments (1 = perfectly separated): "

@@ -3,7 +3,7 @@ on the same test images three ways:
 
 1. originals: the official 28x28 images, as the model was trained on them;
 2. photo path: each image rendered as a shop photo of our own design, saved as a JPEG or
-   PNG file, and turned back into 28x28 by `fashion.preprocess.photo`;
+   PNG file, and turned back into 28x28 by `fashion.data.preprocess.photo`;
 3. naive path: the same files, simply converted to grayscale and resized to 28x28.
 
 A render undoes the dataset's recipe with random, seeded variations: the garment is
@@ -35,8 +35,11 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion import data, preprocess  # noqa: E402
-from fashion.inference import Classifier  # noqa: E402
+from fashion.data import (
+    official,  # noqa: E402
+    preprocess,  # noqa: E402
+)
+from fashion.serving.classifier import Classifier  # noqa: E402
 
 # Backgrounds a shop photo might have: white, off-white, light grey, pastel colours.
 LIGHT_BACKGROUNDS = [
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     add_no_write_flag(parser)
     args = parser.parse_args(argv)
 
-    test = data.test_set()
+    test = official.test_set()
     rng = np.random.default_rng(args.seed)
     # A random, class-balanced-in-expectation sample of the test set.
     idx = np.sort(rng.choice(len(test), size=min(args.n, len(test)), replace=False))

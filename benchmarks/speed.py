@@ -1,4 +1,4 @@
-"""Serving speed: run `fashion.bench` once, print its JSON, record the `speed` section.
+"""Serving speed: run `fashion.serving.bench` once, print its JSON, record the `speed` section.
 
 The same measurements as `python -m fashion bench --json`, plus the markdown table in
 benchmarks/RESULTS.md (date, machine, load average included).
@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion import bench  # noqa: E402
+from fashion.serving import bench  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ with Nesterov momentum, the recipe's batch size) is timed in four set-ups, all i
 one run so their ratios hold even when the machine is busy:
 
 - float32 with Keras' own BatchNormalization (how every model trained before issue 16);
-- float32 with the fused batch-norm kernel (fashion/fused_bn.py);
+- float32 with the fused batch-norm kernel (fashion/training/fused_bn.py);
 - mixed bfloat16 with Keras' BatchNormalization;
 - mixed bfloat16 with the fused kernel (what `train` uses where the CPU has bf16).
 
@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion.bench import cpu_model  # noqa: E402
-from fashion.train_config import cpu_has_bf16  # noqa: E402
+from fashion.serving.bench import cpu_model  # noqa: E402
+from fashion.training.train_config import cpu_has_bf16  # noqa: E402
 
 SETUPS = (
     ("float32", False),
@@ -52,9 +52,9 @@ def images_per_second(name: str, precision: str, fused: bool) -> float:
     import keras
     import tensorflow as tf
 
-    from fashion import models
+    from fashion.training import registry
 
-    entry = models.get(name)
+    entry = registry.get(name)
     # As `train` sets up every run: op determinism also keeps TF from running independent
     # ops side by side, which on 2 cores makes them fight over the same threads.
     keras.utils.set_random_seed(0)
@@ -84,11 +84,11 @@ def images_per_second(name: str, precision: str, fused: bool) -> float:
 
 
 def measure(names: list[str], repeats: int = REPEATS) -> list[dict]:
-    from fashion import models
+    from fashion.training import registry
 
     rows = []
     for name in names:
-        macs = models.multiply_adds(models.get(name).build())
+        macs = registry.multiply_adds(registry.get(name).build())
         setups = [(p, fused) for p, fused in SETUPS if p == "float32" or cpu_has_bf16()]
         speeds: dict[tuple[str, bool], list[float]] = {s: [] for s in setups}
         # Interleaved rounds: a slow spell of a shared machine lands on every set-up

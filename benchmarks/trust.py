@@ -28,10 +28,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from fashion import calibration, data, explain, label_errors, ood, synthetic  # noqa: E402
-from fashion.calibrate import validation_split  # noqa: E402
 from fashion.card import shipped  # noqa: E402
-from fashion.inference import Classifier  # noqa: E402
+from fashion.data import (
+    non_garments,  # noqa: E402
+    official,  # noqa: E402
+)
+from fashion.serving.classifier import Classifier  # noqa: E402
+from fashion.training import flag_thresholds  # noqa: E402
+from fashion.training.calibrate import validation_split  # noqa: E402
+from fashion.trust import (
+    confidence,  # noqa: E402
+    explain,  # noqa: E402
+    label_errors,  # noqa: E402
+)
 
 SALIENCY_REPEATS = 10
 
@@ -47,7 +56,7 @@ def saliency_ms(clf: Classifier, images: np.ndarray) -> float:
     return 1000 * float(np.median(times))
 
 
-def not_garment(clf: Classifier, images: np.ndarray) -> np.ndarray:
+def served_flags(clf: Classifier, images: np.ndarray) -> np.ndarray:
     """(N,) the flags `Classifier.predict_many` gives, as the app and the CLI see them."""
     return np.array([p.not_garment for p in clf.predict_many(images)])
 
@@ -59,33 +68,33 @@ def measure(name: str) -> dict | None:
     if not (card.calibrated and card.has_ood_check):
         return None
     _, val = validation_split(card)
-    test = data.test_set()
+    test = official.test_set()
     test_images, val_images = test.as_float(), val.as_float()
     test_logits = clf.logits(test_images)
-    gen, kinds = synthetic.generate_non_garments(seed=synthetic.EVAL_SEED)
-    gen_flags = not_garment(clf, gen)
+    gen, kinds = non_garments.generate_non_garments(seed=non_garments.EVAL_SEED)
+    gen_flags = served_flags(clf, gen)
     t = clf.temperature
     return {
         "name": name,
         "accuracy": card.test_accuracy,
         "temperature": t,
-        "ece_before": calibration.ece(calibration.softmax(test_logits), test.labels),
-        "ece_after": calibration.ece(
-            calibration.calibrated(test_logits, t, card.confidence_knots), test.labels
+        "ece_before": confidence.ece(confidence.softmax(test_logits), test.labels),
+        "ece_after": confidence.ece(
+            confidence.calibrated(test_logits, t, card.confidence_knots), test.labels
         ),
-        "flag_val": float(np.mean(not_garment(clf, val_images))),
-        "flag_test": float(np.mean(not_garment(clf, test_images))),
+        "flag_val": float(np.mean(served_flags(clf, val_images))),
+        "flag_test": float(np.mean(served_flags(clf, test_images))),
         "flag_generated": float(np.mean(gen_flags)),
-        "by_kind": {k: float(np.mean(gen_flags[kinds == k])) for k in synthetic.KINDS},
+        "by_kind": {k: float(np.mean(gen_flags[kinds == k])) for k in non_garments.KINDS},
         "saliency_ms": saliency_ms(clf, test_images),
         "label_errors": len(
-            label_errors.label_error_ranking(calibration.softmax(test_logits, t), test.labels)
+            label_errors.label_error_ranking(confidence.softmax(test_logits, t), test.labels)
         ),
     }
 
 
 def markdown(rows: list[dict], skipped: list[str]) -> str:
-    kinds = " | ".join(synthetic.KINDS)
+    kinds = " | ".join(non_garments.KINDS)
     lines = [
         f"Measured by `benchmarks/trust.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
         f"({os.cpu_count()} CPU cores, 1-min load average {os.getloadavg()[0]:.1f}). "
@@ -93,10 +102,11 @@ def markdown(rows: list[dict], skipped: list[str]) -> str:
         "validation split; ECE: 15 bins, official 10k test set. Not a garment?: thresholds "
         "chosen on "
         f"the validation split's garments and generated non-garments (seed "
-        f"{synthetic.FIT_SEED}), at most {ood.MAX_VAL_FLAG_RATE:.0%} false flags on validation "
-        "images (fashion/ood.py); rates below on the test set "
-        f"and on {synthetic.N_PER_KIND} fresh non-garments of each kind "
-        f"(seed {synthetic.EVAL_SEED}).",
+        f"{non_garments.FIT_SEED}), at most {flag_thresholds.MAX_VAL_FLAG_RATE:.0%} false flags "
+        "on validation "
+        "images (fashion/trust/not_garment.py); rates below on the test set "
+        f"and on {non_garments.N_PER_KIND} fresh non-garments of each kind "
+        f"(seed {non_garments.EVAL_SEED}).",
         "",
         "| model | test acc. | T | ECE before | ECE after | test flagged | non-garments "
         "flagged | saliency map |",
@@ -110,9 +120,9 @@ def markdown(rows: list[dict], skipped: list[str]) -> str:
             f"| {r['saliency_ms']:.0f} ms |"
         )
     lines += ["", "Generated non-garments flagged, by kind:", ""]
-    lines += [f"| model | {kinds} |", "|---" * (len(synthetic.KINDS) + 1) + "|"]
+    lines += [f"| model | {kinds} |", "|---" * (len(non_garments.KINDS) + 1) + "|"]
     for r in rows:
-        cells = " | ".join(f"{r['by_kind'][k]:.0%}" for k in synthetic.KINDS)
+        cells = " | ".join(f"{r['by_kind'][k]:.0%}" for k in non_garments.KINDS)
         lines.append(f"| `{r['name']}` | {cells} |")
     if rows:
         best = rows[0]

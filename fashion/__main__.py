@@ -12,16 +12,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from fashion.train import train
-    from fashion.train_config import config_from_args
+    from fashion.training.pipeline import train
+    from fashion.training.train_config import config_from_args
 
     train(config_from_args(args))
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from fashion.evaluate import evaluate_classifier
-    from fashion.inference import Classifier
+    from fashion.analysis.evaluate import evaluate_classifier
+    from fashion.serving.classifier import Classifier
 
     clf = Classifier.load(args.model, **_models_dir(args))
     report = evaluate_classifier(clf)
@@ -40,7 +40,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from fashion.predict import predict_files
+    from fashion.serving.predict import predict_files
 
     return predict_files(
         args.files, model=args.model, as_json=args.json, raw=args.raw, **_models_dir(args)
@@ -48,7 +48,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from fashion import bench
+    from fashion.serving import bench
 
     result = bench.run(
         args.model,
@@ -61,8 +61,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from fashion.export import EXPORT_DIR, export
-    from fashion.inference import Classifier
+    from fashion.serving.classifier import Classifier
+    from fashion.serving.export import EXPORT_DIR, export
 
     clf = Classifier.load(args.model, **_models_dir(args))
     path = export(clf.model, args.format, args.out or EXPORT_DIR, clf.name)
@@ -80,22 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fashion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from fashion.train_config import cli_arguments  # light: no TensorFlow
+    from fashion.training.train_config import cli_arguments  # light: no TensorFlow
 
     p = sub.add_parser("train", help="train a registered model and write its card")
     cli_arguments(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="accuracy and confusion matrix on the 10k test set")
-    p.add_argument("--model", help="shipped model name (default: the best one)")
-    p.add_argument("--models-dir")
+    _model_arguments(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify image files")
     p.add_argument("files", nargs="+")
-    p.add_argument("--model")
-    p.add_argument("--models-dir")
+    _model_arguments(p)
     p.add_argument("--json", action="store_true")
     p.add_argument(
         "--raw",
@@ -113,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-repeats", type=int, default=3, help="full 10k passes per path")
     p.set_defaults(func=_cmd_bench)
 
-    from fashion import export  # light: numpy only; TensorFlow loads when the command runs
+    from fashion.serving import export  # light: numpy only; TensorFlow loads when the command runs
 
     p = sub.add_parser("export", help="export a model as a SavedModel or a TFLite file")
     p.add_argument(
@@ -123,36 +121,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="twin: the file the app serves (logits + features), e.g. --out assets/models; "
         "tflite-int8: int8 inside, a quarter of the size and CPU time (not served)",
     )
-    p.add_argument("--model", help="shipped model name (default: the best one)")
-    p.add_argument("--models-dir")
+    _model_arguments(p)
     p.add_argument("--out", help="output folder (default: exports/)")
     p.set_defaults(func=_cmd_export)
+    _model_commands(sub)
+    return parser
 
-    from fashion import calibrate  # light: TensorFlow loads only when the command runs
+
+def _model_commands(sub: argparse._SubParsersAction) -> None:
+    """The commands that write or serve what sits beside a shipped model."""
+    from fashion.training import calibrate  # light: TensorFlow loads only when the command runs
 
     p = sub.add_parser(
         "calibrate",
         help="fit the temperature and the not-a-garment threshold; write them into the card",
     )
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--model", help="shipped model name (default: the best one)")
-    which.add_argument("--all", action="store_true", help="every shipped model")
-    p.add_argument("--models-dir")
+    _model_arguments(p, every=True)
     p.add_argument("--json", action="store_true", help="one JSON object per model")
     p.set_defaults(func=calibrate.cli)
 
     p = sub.add_parser(
         "map", help="the 2-D map of the test set the app's Map page shows (NAME.map.npz)"
     )
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--model", help="shipped model name (default: the best one)")
-    which.add_argument("--all", action="store_true", help="every shipped model")
-    p.add_argument("--models-dir")
+    _model_arguments(p, every=True)
     p.add_argument("--seed", type=int, default=0, help="t-SNE's random state")
     p.add_argument("--limit", type=int, help="map only the first N test images (a quick check)")
     p.set_defaults(func=_cmd_map)
 
-    from fashion import serve  # light: starts processes, imports neither TF nor Streamlit
+    from fashion.serving import serve  # light: starts processes, imports neither TF nor Streamlit
 
     p = sub.add_parser("serve", help="run the app for visitors: one process, or K behind nginx")
     serve.cli_arguments(p)
@@ -161,24 +157,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list registered and shipped models")
     p.add_argument("--markdown", action="store_true", help="the README's table of shipped models")
     p.set_defaults(func=_cmd_models)
-    return parser
+
+
+def _model_arguments(p: argparse.ArgumentParser, every: bool = False) -> None:
+    """--model (or, with `every`, --model / --all) and --models-dir."""
+    which = p.add_mutually_exclusive_group() if every else p
+    which.add_argument("--model", help="shipped model name (default: the best one)")
+    if every:
+        which.add_argument("--all", action="store_true", help="every shipped model")
+    p.add_argument("--models-dir")
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
-    from fashion import embedding
+    from fashion.analysis import feature_map
     from fashion.card import MODELS_DIR, shipped
 
     models_dir = args.models_dir or MODELS_DIR
     names = [c.name for c in shipped(models_dir)] if args.all else [args.model]
     for name in names:
-        path = embedding.write(name, models_dir, limit=args.limit, seed=args.seed)
-        print(f"wrote {path} ({embedding.TestMap.load(path).seconds:.0f} s)", flush=True)
+        path = feature_map.write(name, models_dir, limit=args.limit, seed=args.seed)
+        print(f"wrote {path} ({feature_map.TestMap.load(path).seconds:.0f} s)", flush=True)
     return 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from fashion.card import shipped as shipped_cards
-    from fashion.models import MODELS
+    from fashion.training.registry import MODELS
 
     shipped = {c.name: c for c in shipped_cards()}
     if args.markdown:
@@ -193,7 +197,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _models_markdown(cards: dict) -> str:
     """The README's model table, from the cards (so it is never typed in by hand)."""
-    from fashion.models import MODELS
+    from fashion.training.registry import MODELS
 
     rows = [
         "| model | test accuracy | floor | params | epochs | training time (2 CPU cores) |",

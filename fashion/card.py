@@ -21,7 +21,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 
 @dataclass
 class ModelCard:
-    """One model's card. Figures on the test set come from `fashion.evaluate`."""
+    """One model's card. Figures on the test set come from `fashion.analysis.evaluate`."""
 
     name: str
     description: str = ""
@@ -39,18 +39,18 @@ class ModelCard:
     dataset_source: str = ""
     trained_on: dict = field(default_factory=dict)
     file_bytes: int = 0
-    # From `fashion.evaluate` on the official 10k test set.
+    # From `fashion.analysis.evaluate` on the official 10k test set.
     n_params: int = 0
     test_accuracy: float | None = None
     per_class_accuracy: list[float] = field(default_factory=list)
     confusion_matrix: list[list[int]] = field(default_factory=list)  # rows = true label
     # From `python -m fashion calibrate` (chosen / fitted on the validation split).
-    # Test-time views the Classifier averages (fashion.engines.VIEWS): "image" alone, or
+    # Test-time views the Classifier averages (fashion.serving.engines.VIEWS): "image" alone, or
     # "image+mirror" when the mirror image's logits helped on validation.
     views: str = "image"
     val_accuracy_by_views: dict[str, float] = field(default_factory=dict)
     temperature: float = 1.0
-    # Isotonic map of the top probability, [knots_x, knots_y] (fashion.calibration);
+    # Isotonic map of the top probability, [knots_x, knots_y] (fashion.trust.confidence);
     # empty when the temperature alone calibrates well enough.
     confidence_map: list[list[float]] = field(default_factory=list)
     calibration: str = ""
@@ -59,7 +59,7 @@ class ModelCard:
     ece_after: float | None = None  # as the app shows them (temperature + map)
     nll_val_before: float | None = None
     nll_val_after: float | None = None
-    ood_score: str = ""  # the scores combined, e.g. "feature+pixel" (fashion.ood)
+    ood_score: str = ""  # the scores combined, e.g. "feature+pixel" (fashion.trust.not_garment)
     ood_thresholds: dict[str, float] = field(default_factory=dict)  # score -> flag above
     ood_flag_rate_val: float | None = None
     ood_flag_rate_val_photos: float | None = None  # validation images as shop photos

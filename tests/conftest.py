@@ -8,20 +8,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from fashion import (
-    card,  # noqa: E402
-    data,  # noqa: E402
-)
-from fashion.inference import Classifier  # noqa: E402
+from fashion import card  # noqa: E402
+from fashion.data import official  # noqa: E402
+from fashion.serving.classifier import Classifier  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def dataset() -> data.Dataset:
-    return data.load()
+def dataset() -> official.Dataset:
+    return official.load()
 
 
 @pytest.fixture(scope="session")
-def test_split(dataset) -> data.Split:
+def test_split(dataset) -> official.Split:
     return dataset.test
 
 

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from fashion.classes import CLASS_NAMES
+from fashion.ui import pages
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
@@ -27,12 +28,12 @@ def fresh_app() -> AppTest:
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
-    return at.switch_page(f"fashion/ui/{page}.py").run()
+    return at.switch_page(pages.path(page)).run()
 
 
 def open_classify(at: AppTest, mode: str) -> AppTest:
     """The Classify page with the input tab `mode` open (only the open tab runs)."""
-    from fashion.ui.classify import MODES, TABS_KEY
+    from fashion.ui.pages.classify import MODES, TABS_KEY
 
     open_page(at, "classify")
     at.session_state[TABS_KEY] = MODES[mode]
@@ -40,7 +41,7 @@ def open_classify(at: AppTest, mode: str) -> AppTest:
 
 
 def classify_tab(at: AppTest, mode: str):
-    from fashion.ui.classify import MODES
+    from fashion.ui.pages.classify import MODES
 
     return next(t for t in at.tabs if t.label == MODES[mode])
 
@@ -110,7 +111,7 @@ def test_test_sample_shows_true_label_prediction_and_chart(app, test_split, inde
     assert f"Test image #{index} of 10,000" in app.caption[-1].value or any(
         f"Test image #{index} of 10,000" in c.value for c in app.caption
     )
-    from fashion.inference import Classifier
+    from fashion.serving.classifier import Classifier
 
     probs = (
         Classifier.load(app.session_state["model_name"])
@@ -223,8 +224,8 @@ def test_mistakes_sorted_by_confidence_and_inspect_shows_chart(app):
 
 
 def test_possible_label_errors_filter_lists_only_ranked_candidates(app, test_split):
-    from fashion.inference import Classifier
-    from fashion.label_errors import label_error_ranking
+    from fashion.serving.classifier import Classifier
+    from fashion.trust.label_errors import label_error_ranking
 
     open_page(app, "mistakes")
     app.selectbox(key="mistake_true").set_value(-1).run()
@@ -304,7 +305,7 @@ def test_upload_a_png_shows_a_prediction(app, test_split):
 
 def test_the_page_opens_with_an_example_already_classified(test_split):
     """A newcomer sees an answer before the first click, and the URL names the view."""
-    from fashion.examples import examples
+    from fashion.data.examples import examples
 
     at = fresh_app()
     assert_clean(at)
@@ -320,7 +321,7 @@ def test_the_page_opens_with_an_example_already_classified(test_split):
 
 
 def test_an_example_click_classifies_that_example(app, test_split):
-    from fashion.examples import TEST_INDICES
+    from fashion.data.examples import TEST_INDICES
 
     open_classify(app, "examples")
     index = TEST_INDICES[0]
@@ -427,8 +428,8 @@ def _grace_hopper() -> bytes:
 def test_a_portrait_photo_gets_the_warning_and_still_an_answer(app):
     """A face is not a garment: the upload page warns (from Classifier.predict, the same
     check as the CLI) but still shows what the model says."""
-    from fashion import preprocess
-    from fashion.inference import Classifier
+    from fashion.data import preprocess
+    from fashion.serving.classifier import Classifier
 
     photo = _grace_hopper()
     clf = Classifier.load(app.session_state["model_name"])
@@ -454,9 +455,11 @@ def test_a_shop_photo_of_a_garment_gets_no_warning(app, test_split):
 
 def test_not_a_garment_warning_is_shown_when_flagged(app, monkeypatch, test_split):
     """The warning's wiring, whatever the detector says about this image."""
-    from fashion import ood
+    from fashion.trust import not_garment
 
-    monkeypatch.setattr(ood.Detector, "flags", lambda self, logits, *_: np.ones(len(logits), bool))
+    monkeypatch.setattr(
+        not_garment.Detector, "flags", lambda self, logits, *_: np.ones(len(logits), bool)
+    )
     open_classify(app, "sample")
     app.number_input(key="sample_index").set_value(1).run()
     assert not app.exception
@@ -481,8 +484,8 @@ def test_corrupt_upload_shows_a_message_not_a_traceback(app):
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_every_bad_file_of_the_corpus_is_a_clear_message_in_the_page(app):
     """Issue 5's curated corpus, through the upload widget: the same clear errors as the CLI."""
-    from fashion.samples import bad_files
-    from fashion.uploads import MAX_UPLOAD_BYTES
+    from fashion.data.bad_files import bad_files
+    from fashion.data.uploads import MAX_UPLOAD_BYTES
 
     open_classify(app, "upload")
     for case, (file_name, data, word) in sorted(bad_files(MAX_UPLOAD_BYTES).items()):
@@ -504,13 +507,13 @@ def test_every_bad_file_of_the_corpus_is_a_clear_message_in_the_page(app):
 def test_missing_dataset_is_a_message_and_the_app_still_works(monkeypatch, tmp_path):
     import streamlit as st
 
-    from fashion import data
+    from fashion.data import official
 
     def nowhere(download: bool = True):
-        raise data.DatasetError("Fashion-MNIST was not found (test)")
+        raise official.DatasetError("Fashion-MNIST was not found (test)")
 
-    monkeypatch.setattr(data, "find", nowhere)
-    data.load.cache_clear()
+    monkeypatch.setattr(official, "find", nowhere)
+    official.load.cache_clear()
     st.cache_resource.clear()
     st.cache_data.clear()
     try:
@@ -529,6 +532,6 @@ def test_missing_dataset_is_a_message_and_the_app_still_works(monkeypatch, tmp_p
         assert len(at.error) == 1 and "dataset is not available" in at.error[0].value
     finally:
         monkeypatch.undo()
-        data.load.cache_clear()
+        official.load.cache_clear()
         st.cache_resource.clear()
         st.cache_data.clear()

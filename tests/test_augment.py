@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashion import augment
-from fashion.train import epoch_data
+from fashion.training import augment
+from fashion.training.pipeline import epoch_data
 
 
 def _batch(n=64):

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from fashion import bench
 from fashion.__main__ import main
+from fashion.serving import bench
 
 PATHS = ("model_predict", "direct_call", "tf_function", "fast_path")
 

@@ -203,7 +203,7 @@ def jpeg_of_a_sneaker(test_split) -> bytes:
 
 
 def test_first_view_shows_a_prediction_without_a_click_then_an_example(page, test_split):
-    from fashion.examples import TEST_INDICES
+    from fashion.data.examples import TEST_INDICES
 
     page.goto("/")
     panel = page.get_by_role("tabpanel", name=re.compile("Examples"))

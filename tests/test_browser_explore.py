@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion.playground import HARD_LIMIT_ENV
+from fashion.training.jobs import HARD_LIMIT_ENV
 from tests.browser_helpers import (
     ARTIFACTS,
     DESKTOP,

@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from fashion.samples import shop_photo
+from fashion.data.renders import shop_photo
 from tests.test_browser import (  # noqa: F401 - fixtures, used by name
     base_url,
     browser,

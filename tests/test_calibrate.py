@@ -9,12 +9,13 @@ import shutil
 import numpy as np
 import pytest
 
-from fashion import data, ood
-from fashion.calibrate import calibrate_model, validation_split
+from fashion.analysis.evaluate import evaluate_classifier
 from fashion.card import MODELS_DIR, ModelCard, card_path
-from fashion.engines import VIEWS
-from fashion.evaluate import evaluate_classifier
-from fashion.inference import Classifier
+from fashion.data import official
+from fashion.serving.classifier import Classifier
+from fashion.serving.engines import VIEWS
+from fashion.training import flag_thresholds
+from fashion.training.calibrate import calibrate_model, validation_split
 
 NAME = "flatten-128"  # seconds to calibrate; the pipeline is the same for every model
 
@@ -34,7 +35,7 @@ def calibrated(tmp_path_factory):
             "N_VAL_PHOTOS": 150,
             "N_VAL_SKETCHES": 500,
         }.items():
-            mp.setattr(ood, k, v)
+            mp.setattr(flag_thresholds, k, v)
         fields = calibrate_model(NAME, out)
     return out, before, fields
 
@@ -70,12 +71,12 @@ def test_the_detector_leaves_the_validation_garments_alone(calibrated):
     out, _, fields = calibrated
     card = ModelCard.read(card_path(NAME, out))
     assert card.temperature > 0 and card.ood_thresholds
-    assert card.ood_flag_rate_val <= ood.MAX_VAL_FLAG_RATE
-    assert card.ood_flag_rate_val_photos <= ood.GARMENT_BUDGETS["photos"]
+    assert card.ood_flag_rate_val <= flag_thresholds.MAX_VAL_FLAG_RATE
+    assert card.ood_flag_rate_val_photos <= flag_thresholds.GARMENT_BUDGETS["photos"]
     assert card.ood_flagged_val_sketches == 0
     # The card's rates are what the saved thresholds and statistics give.
     clf = Classifier.load(NAME, models_dir=out)
-    test = data.test_set()
+    test = official.test_set()
     flags = [p.not_garment for p in clf.predict_many(test.as_float())]
     assert np.mean(flags) == pytest.approx(card.ood_flag_rate_test, abs=1e-6)
     assert fields["ood_flag_rate_generated"] > 0.3  # and it still catches non-garments

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashion import charts
+from fashion.analysis import charts
 from fashion.classes import CLASS_NAMES, NUM_CLASSES
 
 
@@ -90,14 +90,6 @@ def test_per_class_accuracy_has_one_series_per_model(shipped_cards):
     assert [t.name for t in fig.data] == [c.name for c in shipped_cards]
     for trace, card in zip(fig.data, shipped_cards):
         np.testing.assert_allclose(trace.y, card.per_class_accuracy)
-
-
-def test_class_distribution_counts_both_splits(dataset):
-    train = np.bincount(dataset.train.labels, minlength=NUM_CLASSES)
-    test = np.bincount(dataset.test.labels, minlength=NUM_CLASSES)
-    fig = charts.class_distribution(train, test)
-    assert [t.name for t in fig.data] == ["train", "test"]
-    assert sum(fig.data[0].y) == 60_000 and sum(fig.data[1].y) == 10_000
 
 
 def test_row_normalised_cells_with_images_never_read_zero_percent():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashion import examples, preprocess
 from fashion.classes import CLASS_NAMES
+from fashion.data import examples, preprocess
 
 
 def test_every_example_prepares_to_a_28x28_image(test_split):

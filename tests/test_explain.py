@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from fashion import explain
 from fashion.card import shipped
-from fashion.inference import Classifier
+from fashion.serving.classifier import Classifier
+from fashion.trust import explain
 
 MODELS = [c.name for c in shipped()]
 N_IMAGES = 12

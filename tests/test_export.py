@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fashion.__main__ import main
-from fashion.engines import TFLiteRunner
-from fashion.export import export
+from fashion.serving.engines import TFLiteRunner
+from fashion.serving.export import export
 
 N_IMAGES = 300  # a few hundred: every class, many confusable pairs, and still fast
 

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from fashion import models
-from fashion.fused_bn import FusedBatchNorm
+from fashion.training import registry
+from fashion.training.fused_bn import FusedBatchNorm
 
 
 def _pair(seed: int = 0) -> tuple[keras.layers.Layer, keras.layers.Layer, np.ndarray]:
@@ -53,7 +53,7 @@ def test_bfloat16_activations_keep_float32_statistics():
 
 @pytest.mark.parametrize("name", ["wrn-16-2"])
 def test_fused_and_plain_builds_share_weights(name):
-    entry = models.get(name)
+    entry = registry.get(name)
     fused, plain = entry.build(fused=True), entry.build()
     assert any(isinstance(layer, FusedBatchNorm) for layer in fused.layers)
     assert not any(isinstance(layer, FusedBatchNorm) for layer in plain.layers)

@@ -9,8 +9,8 @@ import collections
 import numpy as np
 import pytest
 
-from fashion.preprocess import InputError, photo
-from fashion.samples import FUZZ_FORMATS, fuzz_cases, fuzz_seeds
+from fashion.data.bad_files import FUZZ_FORMATS, fuzz_cases, fuzz_seeds
+from fashion.data.preprocess import InputError, photo
 
 CASES = 300
 

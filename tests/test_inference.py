@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion.calibration import calibrated
 from fashion.card import MODELS_DIR, default_name, shipped
-from fashion.engines import BATCH, as_batch
-from fashion.inference import Classifier
+from fashion.serving.classifier import Classifier
+from fashion.serving.engines import BATCH, as_batch
+from fashion.trust.confidence import calibrated
 
 TOLERANCE = 1e-4
 MODEL_NAMES = [card.name for card in shipped()]
@@ -95,7 +95,7 @@ def test_every_shipped_model_has_its_tflite_twin(caplog):
     for name in MODEL_NAMES:
         twin = Path(MODELS_DIR) / f"{name}.tflite"
         assert twin.is_file(), f"{name}.tflite missing: python -m fashion export"
-    with caplog.at_level(logging.WARNING, logger="fashion.inference"):
+    with caplog.at_level(logging.WARNING, logger="fashion.serving.classifier"):
         Classifier.load(MODEL_NAMES[-1])
     assert not caplog.records
 
@@ -111,7 +111,7 @@ def test_a_stale_twin_is_detected_and_replaced(tmp_path, test_images, reference,
     small, other = MODEL_NAMES[-1], MODEL_NAMES[-2]
     path = _copy_model(small, tmp_path)
     shutil.copy(Path(MODELS_DIR) / f"{other}.tflite", path.with_suffix(".tflite"))
-    with caplog.at_level(logging.WARNING, logger="fashion.inference"):
+    with caplog.at_level(logging.WARNING, logger="fashion.serving.classifier"):
         clf = Classifier(path)  # the temperature comes from the copied card
     assert "does not compute what" in caplog.text
     assert_agree(clf.predict_proba(test_images), reference(small)[1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashion import label_errors
+from fashion.trust import label_errors
 
 
 def test_ranking_by_hand():

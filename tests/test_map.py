@@ -1,5 +1,6 @@
-"""The test-set map (fashion.embedding), the two-model comparison (fashion.compare), and
-their pages under AppTest: real dataset, real shipped models, real map files."""
+"""The test-set map (fashion.analysis.feature_map), the two-model comparison
+(fashion.analysis.disagreement), and their pages under AppTest: real dataset, real shipped
+models, real map files."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import pytest
 from PIL import Image
 
 from fashion import card as cards
-from fashion import charts, compare, embedding, metrics
+from fashion.analysis import charts, disagreement, feature_map, metrics
 from fashion.classes import CLASS_NAMES
-from fashion.label_errors import label_error_ranking
+from fashion.trust.label_errors import label_error_ranking
+from fashion.ui import pages
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
@@ -33,22 +35,22 @@ def _keras_model(name: str):
 
 def test_the_default_model_has_a_map():
     name = cards.default_name()
-    assert embedding.map_path(name).exists(), (
+    assert feature_map.map_path(name).exists(), (
         f"the default model {name} has no map: run `python -m fashion map --model {name}` "
-        f"and commit {embedding.map_path(name).name}"
+        f"and commit {feature_map.map_path(name).name}"
     )
 
 
 def test_every_map_file_belongs_to_its_shipped_model(test_split):
-    files = sorted(cards.MODELS_DIR.glob(f"*{embedding.SUFFIX}"))
+    files = sorted(cards.MODELS_DIR.glob(f"*{feature_map.SUFFIX}"))
     assert files, "no map files in assets/models"
     for path in files:
-        name = path.name.removesuffix(embedding.SUFFIX)
+        name = path.name.removesuffix(feature_map.SUFFIX)
         assert cards.model_path(name).exists(), f"{path.name} has no model beside it"
-        test_map = embedding.TestMap.load(path)
+        test_map = feature_map.TestMap.load(path)
         assert test_map.model == name
         # Retrained weights make the stored map meaningless: the command must be rerun.
-        assert test_map.fingerprint == embedding.weights_fingerprint(_keras_model(name)), (
+        assert test_map.fingerprint == feature_map.weights_fingerprint(_keras_model(name)), (
             f"{path.name} was computed from other weights: rerun `python -m fashion map "
             f"--model {name}`"
         )
@@ -62,8 +64,8 @@ def test_every_map_puts_alike_images_together(test_split):
     for the weakest tutorial net to 0.93 for the best model)."""
     from scipy.spatial import cKDTree
 
-    for path in sorted(cards.MODELS_DIR.glob(f"*{embedding.SUFFIX}")):
-        xy = embedding.TestMap.load(path).xy
+    for path in sorted(cards.MODELS_DIR.glob(f"*{feature_map.SUFFIX}")):
+        xy = feature_map.TestMap.load(path).xy
         _, nearest = cKDTree(xy).query(xy, k=11)
         same = (test_split.labels[nearest[:, 1:]] == test_split.labels[:, None]).mean()
         assert same > 0.6, (path.name, same)
@@ -73,22 +75,22 @@ def test_every_map_puts_alike_images_together(test_split):
 
 
 def test_fingerprint_follows_the_weights_not_the_object():
-    from fashion import models
+    from fashion.training import registry
 
-    a = models.get("flatten-128").build()
-    b = models.get("flatten-128").build()
+    a = registry.get("flatten-128").build()
+    b = registry.get("flatten-128").build()
     b.set_weights(a.get_weights())
-    assert embedding.weights_fingerprint(a) == embedding.weights_fingerprint(b)
+    assert feature_map.weights_fingerprint(a) == feature_map.weights_fingerprint(b)
     weights = b.get_weights()
     weights[-1] = weights[-1] + np.float32(1e-6)  # one bias nudged
     b.set_weights(weights)
-    assert embedding.weights_fingerprint(a) != embedding.weights_fingerprint(b)
+    assert feature_map.weights_fingerprint(a) != feature_map.weights_fingerprint(b)
 
 
 def test_map_file_round_trip(tmp_path):
     xy = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
-    saved = embedding.TestMap("m", "abc", xy, "a method", 1.5)
-    loaded = embedding.TestMap.load(saved.save(tmp_path / f"m{embedding.SUFFIX}"))
+    saved = feature_map.TestMap("m", "abc", xy, "a method", 1.5)
+    loaded = feature_map.TestMap.load(saved.save(tmp_path / f"m{feature_map.SUFFIX}"))
     assert (loaded.model, loaded.fingerprint, loaded.method, loaded.seconds) == (
         "m",
         "abc",
@@ -102,14 +104,14 @@ def test_place_is_the_mean_of_the_nearest_neighbours():
     rng = np.random.default_rng(1)
     features, xy = rng.normal(size=(500, 16)), rng.normal(size=(500, 2))
     query = rng.normal(size=16)
-    placed = embedding.place(query, features, xy, k=7)
+    placed = feature_map.place(query, features, xy, k=7)
     distances = np.linalg.norm(features - query, axis=1)  # the brute-force reference
     expected = np.argsort(distances, kind="stable")[:7]
     np.testing.assert_array_equal(placed.neighbours, expected)
     np.testing.assert_allclose(placed.distances, distances[expected], rtol=1e-9)
     np.testing.assert_allclose(placed.xy, xy[expected].mean(axis=0))
     # A test image placed by its own features lands among its twins: itself first.
-    again = embedding.place(features[42], features, xy, k=1)
+    again = feature_map.place(features[42], features, xy, k=1)
     assert again.neighbours.tolist() == [42]
     np.testing.assert_allclose(again.xy, xy[42])
 
@@ -117,27 +119,27 @@ def test_place_is_the_mean_of_the_nearest_neighbours():
 def test_map_command_writes_a_map_of_the_model(tmp_path, test_split):
     """`python -m fashion map` on a copy of a shipped model, over the first 300 test images."""
     from fashion.__main__ import main
-    from fashion.inference import Classifier
+    from fashion.serving.classifier import Classifier
 
     name = cards.shipped()[-1].name  # any shipped model; the last is the smallest here
     for f in cards.MODELS_DIR.glob(f"{name}.*"):
-        if not f.name.endswith(embedding.SUFFIX):
+        if not f.name.endswith(feature_map.SUFFIX):
             (tmp_path / f.name).symlink_to(f)
     assert main(["map", "--model", name, "--models-dir", str(tmp_path), "--limit", "300"]) == 0
-    written = embedding.read(name, tmp_path)
+    written = feature_map.read(name, tmp_path)
     assert written.xy.shape == (300, 2)
-    assert written.fingerprint == embedding.weights_fingerprint(_keras_model(name))
+    assert written.fingerprint == feature_map.weights_fingerprint(_keras_model(name))
     # The features it was computed from are the Classifier's, so placing a mapped image
     # by its own features finds it.
     clf = Classifier.load(name, models_dir=tmp_path)
-    features = embedding.penultimate(clf, test_split.as_float()[:300])
-    assert embedding.place(features[7], features, written.xy, k=1).neighbours[0] == 7
+    features = feature_map.penultimate(clf, test_split.as_float()[:300])
+    assert feature_map.place(features[7], features, written.xy, k=1).neighbours[0] == 7
 
 
 def test_a_selection_is_shown_mistakes_first():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3], [0.1, 0.9]])
     labels = np.array([0, 0, 0, 1, 1])  # wrong: 1 (at 0.8), 2 (at 0.6), 3 (at 0.7)
-    order = embedding.mistakes_first(np.array([4, 3, 2, 1, 0]), probs, labels)
+    order = feature_map.mistakes_first(np.array([4, 3, 2, 1, 0]), probs, labels)
     assert order.tolist() == [1, 3, 2, 0, 4]
 
 
@@ -146,19 +148,19 @@ def test_filter_points_matches_the_metrics():
     probs = rng.dirichlet(np.full(10, 0.3), size=2000)
     labels = rng.integers(0, 10, 2000)
     pred = probs.argmax(1)
-    assert len(embedding.filter_points(probs, labels)) == 2000
+    assert len(feature_map.filter_points(probs, labels)) == 2000
     np.testing.assert_array_equal(
-        embedding.filter_points(probs, labels, "mistakes"),
+        feature_map.filter_points(probs, labels, "mistakes"),
         np.sort(metrics.mistakes(probs, labels, order="index")),
     )
     np.testing.assert_array_equal(
-        embedding.filter_points(probs, labels, "label-errors"),
+        feature_map.filter_points(probs, labels, "label-errors"),
         np.sort(label_error_ranking(probs, labels)),
     )
-    got = embedding.filter_points(probs, labels, "mistakes", true_class=6, predicted_class=0)
+    got = feature_map.filter_points(probs, labels, "mistakes", true_class=6, predicted_class=0)
     np.testing.assert_array_equal(got, np.flatnonzero((labels == 6) & (pred == 0)))
     with pytest.raises(ValueError):
-        embedding.filter_points(probs, labels, "nonsense")
+        feature_map.filter_points(probs, labels, "nonsense")
 
 
 def test_map_chart_draws_the_shown_points_and_marks_mistakes():
@@ -167,7 +169,7 @@ def test_map_chart_draws_the_shown_points_and_marks_mistakes():
     xy, labels = rng.normal(size=(n, 2)), rng.integers(0, 10, n)
     pred = np.where(rng.random(n) < 0.2, (labels + 1) % 10, labels)
     shown = np.flatnonzero(rng.random(n) < 0.5)
-    fig = charts.test_map(xy, labels, pred, np.full(n, 0.9), shown, np.zeros(2), shown[:3])
+    fig = charts.map_of_test_set(xy, labels, pred, np.full(n, 0.9), shown, np.zeros(2), shown[:3])
     coloured = [t for t in fig.data if t.customdata is not None]
     assert [t.name for t in coloured] == list(CLASS_NAMES)
     drawn = np.concatenate([np.asarray(t.customdata, dtype=int) for t in coloured])
@@ -197,8 +199,8 @@ def test_compare_splits_every_image_into_one_group():
     probs_a = rng.dirichlet(np.ones(10), 1000)
     probs_b = rng.dirichlet(np.ones(10), 1000)
     probs_a[:600, :] = np.eye(10)[labels[:600]] * 0.9 + 0.01  # A right on the first 600
-    comp = compare.compare(probs_a, probs_b, labels)
-    groups = [comp.group(k) for k in compare.GROUPS]
+    comp = disagreement.compare(probs_a, probs_b, labels)
+    groups = [comp.group(k) for k in disagreement.GROUPS]
     together = np.concatenate(groups)
     assert sorted(together.tolist()) == list(range(1000))  # a partition
     pred_a, pred_b = probs_a.argmax(1), probs_b.argmax(1)
@@ -219,7 +221,7 @@ def test_compare_splits_every_image_into_one_group():
     wrong_b = probs_b[comp.only_a, pred_b[comp.only_a]]
     assert (np.diff(wrong_b) <= 0).all()  # B's most confident mistakes first
     assert comp.disagreements == int((pred_a != pred_b).sum())
-    assert compare.per_class(comp.only_a, labels).sum() == len(comp.only_a)
+    assert disagreement.per_class(comp.only_a, labels).sum() == len(comp.only_a)
 
 
 # ------------------------------------------------------------------ the pages (AppTest)
@@ -242,19 +244,19 @@ def _indices(trace: dict) -> list[int]:
 @pytest.fixture(scope="module")
 def map_app():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("fashion/ui/map.py").run()
+    at.switch_page(pages.path("map")).run()
     _clean(at)
     return at
 
 
 @pytest.fixture(scope="module")
 def shown_probs(map_app):
-    from fashion.inference import Classifier
+    from fashion.serving.classifier import Classifier
 
     clf = Classifier.load(map_app.session_state["model_name"])
-    from fashion import data
+    from fashion.data import official
 
-    return clf.predict_proba(data.test_set().as_float())
+    return clf.predict_proba(official.test_set().as_float())
 
 
 def test_map_page_draws_every_test_image(map_app, test_split, shown_probs):
@@ -307,8 +309,8 @@ def _photo_png(image28: np.ndarray) -> bytes:
 
 
 def test_an_upload_is_placed_among_its_nearest_test_images(map_app, test_split):
-    from fashion import preprocess
-    from fashion.inference import Classifier
+    from fashion.data import preprocess
+    from fashion.serving.classifier import Classifier
 
     trouser = test_split.images[np.flatnonzero(test_split.labels == 1)[3]]
     png = _photo_png(trouser)
@@ -318,9 +320,9 @@ def test_an_upload_is_placed_among_its_nearest_test_images(map_app, test_split):
     # The reference: the same steps outside the app.
     name = map_app.session_state["model_name"]
     clf = Classifier.load(name)
-    features = embedding.penultimate(clf, preprocess.photo(png).image)
-    test_features = embedding.penultimate(clf, test_split.as_float())
-    expected = embedding.place(features[0], test_features, embedding.read(name).xy)
+    features = feature_map.penultimate(clf, preprocess.photo(png).image)
+    test_features = feature_map.penultimate(clf, test_split.as_float())
+    expected = feature_map.place(features[0], test_features, feature_map.read(name).xy)
     chart = _map_chart(map_app)
     star = next(t for t in chart["data"] if t.get("name") == "your image")
     np.testing.assert_allclose([star["x"][0], star["y"][0]], expected.xy, rtol=1e-4)
@@ -336,17 +338,17 @@ def test_an_upload_is_placed_among_its_nearest_test_images(map_app, test_split):
 def test_compare_page_counts_match_the_library(shipped_cards, test_split):
     if len(shipped_cards) < 2:
         pytest.skip("needs two shipped models")
-    from fashion import data
-    from fashion.inference import Classifier
+    from fashion.data import official
+    from fashion.serving.classifier import Classifier
 
     a, b = shipped_cards[0].name, shipped_cards[1].name
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("fashion/ui/compare.py").run()
+    at.switch_page(pages.path("compare")).run()
     at.selectbox(key="compare_a").set_value(a).run()
     at.selectbox(key="compare_b").set_value(b).run()
     _clean(at)
-    images = data.test_set().as_float()
-    comp = compare.compare(
+    images = official.test_set().as_float()
+    comp = disagreement.compare(
         Classifier.load(a).predict_proba(images),
         Classifier.load(b).predict_proba(images),
         test_split.labels,

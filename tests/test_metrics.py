@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashion import metrics
+from fashion.analysis import metrics
 
 
 def test_confusion_matrix_by_hand():
@@ -79,7 +79,7 @@ def test_label_error_order_keeps_only_very_confident_mistakes_and_filters():
 
 
 def test_smoothed_loss_floor_is_the_entropy_of_the_smoothed_target():
-    from fashion.metrics import smoothed_loss_floor
+    from fashion.analysis.metrics import smoothed_loss_floor
 
     assert smoothed_loss_floor(0.0) == 0.0
     # Against a reference: cross-entropy of the smoothed target with itself, by hand.

@@ -10,11 +10,11 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from fashion import models
 from fashion.__main__ import build_parser
+from fashion.analysis.evaluate import evaluate_classifier
 from fashion.card import MODELS_DIR, card_path, shipped
-from fashion.evaluate import evaluate_classifier
-from fashion.inference import Classifier
+from fashion.serving.classifier import Classifier
+from fashion.training import registry
 
 CARD_FIELDS = {
     "name",
@@ -30,16 +30,16 @@ CARD_FIELDS = {
 SHIPPED = [c.name for c in shipped()]
 
 
-@pytest.mark.parametrize("name", list(models.MODELS))
+@pytest.mark.parametrize("name", list(registry.MODELS))
 def test_registered_builder_maps_images_to_logits(name):
-    model = models.get(name).build()
+    model = registry.get(name).build()
     out = model(np.zeros((2, 28, 28, 1), np.float32))
     assert tuple(out.shape) == (2, 10)
 
 
 def test_unknown_model_lists_the_registry():
     with pytest.raises(KeyError, match="flatten-128"):
-        models.get("resnet-9000")
+        registry.get("resnet-9000")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -54,7 +54,7 @@ def test_card_commands_spell_out_every_setting(name):
         argv = shlex.split(stage)[3:]  # drop "python -m fashion"
         assert argv[:2] == ["train", name]
         args = parser.parse_args(argv)
-        for f in fields(models.Recipe):
+        for f in fields(registry.Recipe):
             if f.name == "source" or (f.name.startswith("erasing") and not args.augment):
                 continue
             assert getattr(args, f.name) is not None, f"{name}: {stage!r} omits --{f.name}"
@@ -73,7 +73,7 @@ def test_card_totals_are_the_sum_of_its_stages(name):
 
 
 def test_every_registered_model_is_shipped():
-    assert set(models.MODELS) <= set(SHIPPED)
+    assert set(registry.MODELS) <= set(SHIPPED)
 
 
 @pytest.mark.slow
@@ -92,7 +92,7 @@ def test_card_matches_a_fresh_evaluation(name):
     assert fresh["confusion_matrix"] == card.confusion_matrix
     assert np.sum(fresh["confusion_matrix"]) == 10000
     assert fresh["n_params"] == card.n_params
-    assert fresh["test_accuracy"] >= models.get(name).floor
+    assert fresh["test_accuracy"] >= registry.get(name).floor
 
 
 def test_default_model_is_the_best_shipped():
@@ -102,8 +102,8 @@ def test_default_model_is_the_best_shipped():
 
 
 def test_zero_init_residual_makes_every_block_its_shortcut():
-    model = models.get("wrn-16-2").build()
-    assert models.zero_init_residual_branches(model) == 6  # 3 stages x 2 blocks
+    model = registry.get("wrn-16-2").build()
+    assert registry.zero_init_residual_branches(model) == 6  # 3 stages x 2 blocks
     # With every branch closed, perturbing a branch's inner conv cannot move the output:
     # only the stem and the shortcuts carry the image through.
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
@@ -112,24 +112,24 @@ def test_zero_init_residual_makes_every_block_its_shortcut():
     inner.kernel.assign(inner.kernel * 3.0 + 0.1)
     np.testing.assert_allclose(np.asarray(model(x)), before, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="no residual branches"):
-        models.zero_init_residual_branches(models.get("fashion-cnn").build())
+        registry.zero_init_residual_branches(registry.get("fashion-cnn").build())
 
 
 def test_zero_init_residual_is_said_only_when_on():
-    from fashion.train_config import TrainConfig
+    from fashion.training.train_config import TrainConfig
 
     assert "--zero-init-residual" in TrainConfig("wrn-16-2", zero_init_residual=True).command()
     assert "zero-init" not in TrainConfig("wrn-16-2").command()
 
 
 def test_widths_override_changes_only_this_run():
-    from fashion.train_config import TrainConfig
+    from fashion.training.train_config import TrainConfig
 
     wide = TrainConfig("wrn-16-2", widths="32,64,160")
     assert wide.build_overrides() == {"widths": (32, 64, 160)}
     assert "--widths 32,64,160" in wide.command()
     assert "--widths" not in TrainConfig("wrn-16-2").command()
-    entry = models.get("wrn-16-2")
+    entry = registry.get("wrn-16-2")
     model = entry.build(**wide.build_overrides())
     # The last stage at 160 channels: 3x3 convs 64->160 and 160->160 (x3), a 1x1 shortcut
     # 64->160, five BatchNorms of 4 x 160, and the classifier 160 -> 10, on top of the
@@ -138,7 +138,7 @@ def test_widths_override_changes_only_this_run():
     assert model.count_params() == 968_554
     assert entry.build().count_params() == 698_282  # the registered net is untouched
     with pytest.raises(ValueError, match="does not take widths"):
-        models.get("flatten-128").build(**wide.build_overrides())
+        registry.get("flatten-128").build(**wide.build_overrides())
     for bad in ("32,64,x", "32,0,64", ""):
         with pytest.raises(ValueError, match="--widths"):
             TrainConfig("wrn-16-2", widths=bad).build_overrides()

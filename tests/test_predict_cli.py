@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion import predict, preprocess
 from fashion.classes import CLASS_NAMES
-from fashion.samples import bad_files, encode, paint, shirt_mask, shop_photo
-from fashion.uploads import MAX_UPLOAD_BYTES
+from fashion.data import preprocess
+from fashion.data.bad_files import bad_files
+from fashion.data.renders import encode, paint, shirt_mask, shop_photo
+from fashion.data.uploads import MAX_UPLOAD_BYTES
+from fashion.serving import predict
 
 ROOT = Path(__file__).resolve().parent.parent
 # Trouser, sneaker, bag: shapes a shop photo shows unambiguously.

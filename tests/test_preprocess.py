@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion import preprocess
-from fashion.preprocess import InputError, Prepared
-from fashion.samples import (
+from fashion.data import preprocess
+from fashion.data.preprocess import InputError, Prepared
+from fashion.data.renders import (
     boot_mask,
     encode,
     jpeg_with_orientation,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from fashion import card, serve
+from fashion import card
+from fashion.serving import serve
 
 pytestmark = [pytest.mark.slow]
 
@@ -93,8 +94,8 @@ def test_the_server_entry_applies_the_public_settings_itself():
     """A Streamlit host passes no flags: streamlit_app.py sets deploy/public.toml itself."""
     from streamlit import config
 
+    from fashion.data.uploads import MAX_UPLOAD_BYTES
     from fashion.ui import warmup
-    from fashion.uploads import MAX_UPLOAD_BYTES
 
     settings = serve.public_settings()
     assert settings["server.fileWatcherType"] == "none" and settings["server.headless"] is True

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion import share
 from fashion.classes import CLASS_NAMES
-from fashion.inference import Prediction
-from fashion.predict import load_raw
+from fashion.serving import share
+from fashion.serving.classifier import Prediction
+from fashion.serving.predict import load_raw
 
 
 def test_png_28_is_the_image_the_model_saw(test_split):

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from fashion.inference import Classifier
+from fashion.serving.classifier import Classifier
 
 
 def test_short_training_run_writes_a_usable_model(tmp_path, test_split):
@@ -58,8 +58,8 @@ def test_short_training_run_writes_a_usable_model(tmp_path, test_split):
 
 
 def test_a_run_with_other_widths_saves_that_net_and_says_so(tmp_path):
-    from fashion.train import train
-    from fashion.train_config import TrainConfig
+    from fashion.training.pipeline import train
+    from fashion.training.train_config import TrainConfig
 
     card = train(
         TrainConfig(model="wrn-16-2", epochs=1, limit=300, widths="16,32,48", out_dir=str(tmp_path))
@@ -104,7 +104,7 @@ def test_weight_average_is_the_mean_and_batchnorm_statistics_follow_it():
     """`--swa`'s two steps, on a tiny model where both can be computed by hand."""
     import keras
 
-    from fashion.train import _WeightAverage
+    from fashion.training.pipeline import _WeightAverage
 
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.BatchNormalization()(keras.layers.Dense(2)(inputs)))
@@ -132,8 +132,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     """Cut a run after its first epoch, start the same command again: it goes on from the
     checkpoint (weights, BatchNorm statistics, optimizer state, schedule position) and
     ends where an unbroken run ends."""
-    from fashion.train import _EpochLog, train
-    from fashion.train_config import TrainConfig
+    from fashion.training.pipeline import _EpochLog, train
+    from fashion.training.train_config import TrainConfig
 
     def config(out: str) -> TrainConfig:
         # A net with batch norm and momentum: every kind of state has to come back. Narrow

@@ -11,17 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from fashion import preprocess, uploads
-from fashion.samples import (
-    animated_gif,
-    bad_files,
-    bomb_png,
-    boot_mask,
-    encode,
-    paint,
-    shirt_mask,
-)
-from fashion.uploads import MAX_UPLOAD_BYTES, InputError
+from fashion.data import preprocess, uploads
+from fashion.data.bad_files import animated_gif, bad_files, bomb_png
+from fashion.data.renders import boot_mask, encode, paint, shirt_mask
+from fashion.data.uploads import MAX_UPLOAD_BYTES, InputError
 
 CORPUS = bad_files(MAX_UPLOAD_BYTES)
 

@@ -18,7 +18,7 @@ class Drawing:
 def garment_canvas(key: str, size: int, stroke_width: int) -> Drawing | None:
     """A white square canvas for black freehand strokes; None while it is empty.
 
-    The pen is black on white like a pencil sketch; `fashion.preprocess.sketch` inverts it
+    The pen is black on white like a pencil sketch; `fashion.data.preprocess.sketch` inverts it
     into the dataset's light-garment-on-black.
     """
     # The component registers itself on import, which needs a Streamlit runtime.

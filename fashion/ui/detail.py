@@ -14,8 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from fashion import charts, explain, preprocess
+from fashion.analysis import charts
 from fashion.classes import CLASS_NAMES
+from fashion.data import preprocess
+from fashion.trust import explain
 from fashion.ui import state
 from fashion.ui.images import enlarge, png_data_url
 
@@ -46,7 +48,7 @@ def grid(
     indices = [int(i) for i in indices]
     if not indices:
         return
-    thumbs = state.test_thumbnails(tuple(indices))
+    thumbs = state.thumbnails_of_test_set(tuple(indices))
     pred = probs.argmax(axis=1)
     last = st.session_state.get(f"{scope}-last")
     with st.container(horizontal=True, gap="small"):

@@ -100,7 +100,7 @@ def favicon() -> str:
     fonts.gstatic.com (the demo must work offline), and an emoji depends on the
     visitor's emoji font.
     """
-    from fashion.samples import shirt_mask
+    from fashion.data.renders import shirt_mask
 
     mask = shirt_mask(200, 200)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))

@@ -12,13 +12,16 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from fashion import charts, data, explain, share
+from fashion.analysis import charts
 from fashion.classes import CLASS_NAMES
-from fashion.inference import Prediction
-from fashion.preprocess import Prepared
+from fashion.data import official
+from fashion.data.preprocess import Prepared
+from fashion.data.uploads import decode
+from fashion.serving import share
+from fashion.serving.classifier import Prediction
+from fashion.trust import explain
 from fashion.ui import state
 from fashion.ui.images import enlarge, png_data_url, preview_data_url
-from fashion.uploads import decode
 
 IMAGE_PX = 168  # each picture of a result: two fit a phone's width side by side
 
@@ -89,7 +92,7 @@ def show_prediction(
     """Input, the 28x28 image the model saw, the probability chart and the top 3 in words.
 
     Args:
-        prepared: the model's input and how it was made (fashion.preprocess).
+        prepared: the model's input and how it was made (fashion.data.preprocess).
         name: the model to ask.
         true_label: the true class of a test sample, if known.
         key: unique per call site, for the element ids.
@@ -150,8 +153,15 @@ def show_prediction(
         downloads(prepared.image, result, download_name, key)
     # The note is measured on the test set: without the dataset (an upload, a sketch or a
     # drawn example still work) there is no note rather than an error under the answer.
-    with contextlib.suppress(data.DatasetError):
-        st.caption(calibration_note(state.classifier(name), state.test_reliability(name), probs))
+    with contextlib.suppress(official.DatasetError):
+        st.caption(
+            calibration_note(state.classifier(name), state.reliability_on_test_set(name), probs)
+        )
+    _steps(prepared)
+
+
+def _steps(prepared: Prepared) -> None:
+    """Every step from the input to the 28x28, folded away (only when there are some)."""
     if len(prepared.steps) > 2:
         with st.expander("How the input was turned into a 28×28 image"):
             step_cols = st.columns(len(prepared.steps))

@@ -13,10 +13,12 @@ from collections.abc import Iterator
 import numpy as np
 import streamlit as st
 
-from fashion import bench, calibration, data, explain
 from fashion import card as cards
-from fashion.inference import Classifier, Prediction
-from fashion.playground import SessionModel
+from fashion.data import official
+from fashion.serving import bench
+from fashion.serving.classifier import Classifier, Prediction
+from fashion.training.jobs import SessionModel
+from fashion.trust import confidence, explain
 
 MODEL_KEY = "model_name"  # st.session_state key of the model chosen in the sidebar
 # st.session_state key of {name: SessionModel}: models trained in this session on the
@@ -28,9 +30,9 @@ MAX_SESSION_MODELS = 3  # the oldest is dropped beyond this: memory per visitor 
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
-def dataset() -> data.Dataset:
-    """The official dataset (raises data.DatasetError with a how-to-fix message)."""
-    return data.load()
+def dataset() -> official.Dataset:
+    """The official dataset (raises official.DatasetError with a how-to-fix message)."""
+    return official.load()
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -81,7 +83,7 @@ def _shipped_test_logits(name: str) -> np.ndarray:
     return _shipped_classifier(name).logits(dataset().test.as_float())
 
 
-def test_logits(name: str) -> np.ndarray:
+def logits_on_test_set(name: str) -> np.ndarray:
     """(10000, 10) raw logits of model `name` on the official test set."""
     own = session_model(name)
     return own.test_logits if own else _shipped_test_logits(name)
@@ -92,7 +94,7 @@ def _shipped_test_probabilities(name: str) -> np.ndarray:
     return _shipped_classifier(name).probabilities(_shipped_test_logits(name))
 
 
-def test_probabilities(name: str) -> np.ndarray:
+def probabilities_on_test_set(name: str) -> np.ndarray:
     """(10000, 10) probabilities as the app shows them: calibrated if the card has a T.
 
     Derived from the cached logits so calibrated and uncalibrated views (the reliability
@@ -105,9 +107,9 @@ def test_probabilities(name: str) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False)
-def test_reliability(name: str) -> dict:
+def reliability_on_test_set(name: str) -> dict:
     """Per-confidence-bin counts and accuracy of model `name` on the test set, as shown."""
-    return calibration.reliability(test_probabilities(name), test_labels())
+    return confidence.reliability(probabilities_on_test_set(name), labels_of_test_set())
 
 
 def predict(name: str, image: np.ndarray) -> Prediction:
@@ -122,12 +124,12 @@ def saliency(name: str, image: np.ndarray, target: int) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False)
-def test_labels() -> np.ndarray:
+def labels_of_test_set() -> np.ndarray:
     return dataset().test.labels.astype(np.int64)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def test_thumbnails(indices: tuple[int, ...], factor: int = 3) -> np.ndarray:
+def thumbnails_of_test_set(indices: tuple[int, ...], factor: int = 3) -> np.ndarray:
     """(len(indices), 28 * factor, 28 * factor) uint8 crisp thumbnails of test images."""
     images = dataset().test.images[list(indices)]
     return np.repeat(np.repeat(images, factor, axis=1), factor, axis=2)
@@ -173,6 +175,15 @@ def model_picker() -> str | None:
     return st.session_state[MODEL_KEY]
 
 
+def page_model(title: str) -> str | None:
+    """Title the page; the model chosen in the sidebar, or None (and the page says so)."""
+    st.title(title)
+    name = current_model()
+    if name is None:
+        st.error("No trained model is available.")
+    return name
+
+
 def current_model() -> str | None:
     return st.session_state.get(MODEL_KEY)
 
@@ -185,7 +196,7 @@ def friendly_errors(what: str) -> Iterator[None]:
     """
     try:
         yield
-    except data.DatasetError as exc:
+    except official.DatasetError as exc:
         st.error(f"The Fashion-MNIST dataset is not available, so {what} cannot be shown.\n\n{exc}")
     except FileNotFoundError as exc:
         st.error(f"{what.capitalize()} cannot be shown: {exc}")

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from fashion.serve import PUBLIC_CONFIG, public_settings
+from fashion.serving.serve import PUBLIC_CONFIG, public_settings
 
 log = logging.getLogger("fashion.warmup")
 
@@ -51,7 +51,7 @@ class WarmUp:
 
     def run(self) -> None:
         # Imported here: the page modules need a Streamlit runtime, which exists by now.
-        from fashion import charts
+        from fashion.analysis import charts
         from fashion.ui import state
 
         start = time.perf_counter()
