@@ -30,7 +30,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 ENTRY = ROOT / "streamlit_app.py"  # the app in an st.App that loads the model at start
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf"
 RUN_DIR = ROOT / "deploy" / "run"  # logs, pid file, the static mirror (not committed)

@@ -39,7 +39,7 @@ from fashion.training.worker import TEST_LOGITS
 HARD_LIMIT_ENV = "FASHION_PLAYGROUND_HARD_LIMIT_S"
 HARD_LIMIT_SECONDS = float(os.environ.get(HARD_LIMIT_ENV, "240"))
 MAX_WAITING = 8  # queued jobs beyond the running one; more are refused ("try later")
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 @dataclass
