@@ -63,6 +63,7 @@ class ModelCard:
     ood_thresholds: dict[str, float] = field(default_factory=dict)  # score -> flag above
     ood_flag_rate_val: float | None = None
     ood_flag_rate_val_photos: float | None = None  # validation images as shop photos
+    ood_flag_rate_val_homes: float | None = None  # ... and as photos taken at home
     ood_flagged_val_sketches: int | None = None  # of the confident, correct drawn ones
     ood_flag_rate_test: float | None = None
     ood_flag_rate_generated: float | None = None

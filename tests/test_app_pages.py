@@ -303,6 +303,42 @@ def test_upload_a_png_shows_a_prediction(app, test_split):
     app.file_uploader(key="upload").set_value(None).run()
 
 
+def _box_set(app: AppTest, key: str, box: tuple[float, float, float, float] | None) -> None:
+    """Move the box sliders to `box` (shares of the photo) and switch the box on, or off
+    for None."""
+    if box is not None:
+        pct = [round(100 * v) for v in box]
+        app.slider(key=f"{key}-x").set_value((pct[0], pct[2]))
+        app.slider(key=f"{key}-y").set_value((pct[1], pct[3]))
+    app.toggle(key=f"{key}-on").set_value(box is not None).run()
+
+
+def test_a_home_photo_shows_its_cut_out_and_a_box_redoes_it(app, test_split):
+    """Trousers on a floor with a bag beside them: answered, the cut-out is one of the
+    steps shown, and a box round the bag redoes the cut-out (a box round bare floor is
+    refused, with words)."""
+    from fashion.data import preprocess, renders
+
+    open_classify(app, "upload")
+    photo, box = renders.two_garments_at_home(test_split.images[2], test_split.images[18], 3)
+    app.file_uploader(key="upload").set_value(("floor.png", photo, "image/png")).run()
+    assert_clean(app)
+    assert [s.value for s in app.subheader if s.value.startswith("Prediction: Trouser")]
+    steps = [i.proto.imgs[0].caption for i in app.get("image")]
+    assert preprocess.CUT_OUT_STEP in steps
+    assert any(e.label.startswith("Wrong cut-out?") for e in app.expander)
+    _box_set(app, "upload-box", box)
+    assert not app.exception and not app.error
+    assert [s.value for s in app.success] == ["Cut out inside your box."]
+    assert [s.value for s in app.subheader if s.value.startswith("Prediction: Bag")]
+    _box_set(app, "upload-box", (0.0, 0.0, 0.1, 0.1))  # a corner of bare floor
+    assert any("inside your box" in e.value for e in app.error)
+    _box_set(app, "upload-box", None)
+    assert_clean(app)
+    assert [s.value for s in app.subheader if s.value.startswith("Prediction: Trouser")]
+    app.file_uploader(key="upload").set_value(None).run()
+
+
 def test_the_page_opens_with_an_example_already_classified(test_split):
     """A newcomer sees an answer before the first click, and the URL names the view."""
     from fashion.data.examples import examples

@@ -243,6 +243,76 @@ def test_upload_a_jpeg_shows_its_prediction_and_chart(page, test_split):
     screenshot(page, "upload", full_page=False)
 
 
+def _upload_two_garments(pg, test_split) -> tuple:
+    """Trousers on a wooden floor with a bag beside them; the page's answer for it."""
+    from fashion.data import renders
+
+    photo, box = renders.two_garments_at_home(test_split.images[2], test_split.images[18], 3)
+    open_page(pg, "", "What's this garment?")
+    panel = open_tab(pg, "Upload")
+    panel.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        {"name": "floor.png", "mimeType": "image/png", "buffer": photo}
+    )
+    panel.get_by_text(re.compile(r"^Prediction: Trouser")).wait_for()
+    wait_for_charts(pg)
+    return panel, box
+
+
+def test_a_box_slid_round_the_other_garment_redoes_the_cut_out(browser, warm, test_split):
+    """A home photo is answered; sliding a box round the bag beside the trousers turns
+    the answer into Bag, and the page says the cut-out came from the box."""
+    page = new_page(browser, warm)
+    try:
+        _drag_a_box(page, test_split)
+    finally:
+        page.context.close()
+
+
+def _slide_range(pg, slider, lo: int, hi: int, start: tuple = (5, 95)) -> None:
+    """Move a range slider's two thumbs from `start` to `lo` and `hi` with the arrow
+    keys (a keyboard user's way; a mouse drag's end point depends on the layout)."""
+    slider.scroll_into_view_if_needed()
+    thumbs = slider.get_by_role("slider")
+    for k, value in ((1, hi), (0, lo)):  # the upper first: the thumbs never cross
+        thumbs.nth(k).focus()
+        key = "ArrowRight" if value > start[k] else "ArrowLeft"
+        for _ in range(abs(value - start[k])):
+            pg.keyboard.press(key)
+        wait_until_idle(pg)
+    shown = slider.get_by_test_id("stSliderThumbValue").all_inner_texts()
+    assert shown == [f"{lo}%", f"{hi}%"], shown
+
+
+def _drag_a_box(page, test_split) -> None:
+    panel, box = _upload_two_garments(page, test_split)
+    screenshot(page, "home-photo", full_page=False)
+    panel.get_by_text("Wrong cut-out? Put a box round the garment").click()
+    sliders = panel.locator('[data-testid="stSlider"]')
+    pct = [round(100 * v) for v in box]
+    _slide_range(page, sliders.filter(has_text="Left and right"), pct[0], pct[2])
+    _slide_range(page, sliders.filter(has_text="Top and bottom"), pct[1], pct[3])
+    wait_until_idle(page)  # a click during the sliders' rerun can be lost
+    panel.get_by_text("Cut out inside this box").click()
+    try:
+        panel.get_by_text("Cut out inside your box.").wait_for(timeout=60_000)
+    except sync_api.TimeoutError:
+        screenshot(page, "home-photo-box-failed")
+        raise
+    panel.get_by_text(re.compile(r"^Prediction: Bag")).wait_for()
+    assert_no_exception(page)
+    screenshot(page, "home-photo-box", full_page=True)
+
+
+def test_a_home_photo_on_a_phone(browser, warm, test_split):
+    pg = new_page(browser, warm, viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        _upload_two_garments(pg, test_split)
+        assert_no_exception(pg)
+        screenshot(pg, "home-photo-phone", full_page=False)
+    finally:
+        pg.context.close()
+
+
 # -------------------------------------------------------------------------- sketch
 
 # A pair of trousers, drawn solid as the dataset's are: a waistband, then each leg as two

@@ -33,6 +33,7 @@ def calibrated(tmp_path_factory):
             "N_SKETCH_IMAGES": 500,
             "N_HOLDOUT": 400,
             "N_VAL_PHOTOS": 150,
+            "N_VAL_HOMES": 100,
             "N_VAL_SKETCHES": 500,
         }.items():
             mp.setattr(flag_thresholds, k, v)
@@ -73,6 +74,7 @@ def test_the_detector_leaves_the_validation_garments_alone(calibrated):
     assert card.temperature > 0 and card.ood_thresholds
     assert card.ood_flag_rate_val <= flag_thresholds.MAX_VAL_FLAG_RATE
     assert card.ood_flag_rate_val_photos <= flag_thresholds.GARMENT_BUDGETS["photos"]
+    assert card.ood_flag_rate_val_homes <= flag_thresholds.GARMENT_BUDGETS["homes"]
     assert card.ood_flagged_val_sketches == 0
     # The card's rates are what the saved thresholds and statistics give.
     clf = Classifier.load(NAME, models_dir=out)

@@ -35,7 +35,9 @@ def _check_output(p: Prepared) -> None:
     assert 0.0 <= float(p.image.min()) and float(p.image.max()) <= 1.0
     assert p.steps[-1][0].startswith("28x28") and p.steps[-1][1] is p.image
     for caption, step in p.steps:
-        assert isinstance(caption, str) and step.ndim == 2
+        # Grayscale steps, and the cut-out drawn over the photo in colour.
+        assert isinstance(caption, str)
+        assert step.ndim == 2 or (step.ndim == 3 and step.shape[2] == 3 and step.dtype == np.uint8)
 
 
 def _reference(mask: np.ndarray) -> np.ndarray:

@@ -68,6 +68,7 @@ def test_writers_finishing_together_keep_each_others_sections(results):
         "accuracy_table",
         "concurrency_memory",
         "fuzz_uploads",
+        "home_photos",
         "int8",
         "load",
         "not_garment",

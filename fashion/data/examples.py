@@ -25,6 +25,9 @@ PHOTO, SKETCH, TEST = "photo", "sketch", "test"
 # Test images behind the shop photos: the first test image of each class (by label
 # order), chosen once so a link to an example always shows the same picture.
 PHOTO_OF_TEST = {"sneaker": 9, "ankle-boot": 0, "bag": 18, "dress": 13}
+# A photo taken at home: test image 2 (trousers) rendered on a wooden floor, turned 11
+# degrees, lit from one side (`renders.home_photo`, this seed).
+HOME_OF_TEST, HOME_SEED = 2, 3
 # Two plain test images: a shirt (the class every model finds hardest) and a pullover.
 TEST_INDICES = (4, 1)
 SKETCH_SIZE = 280  # the app's canvas, in pixels
@@ -83,6 +86,10 @@ def examples(test: Split | None) -> list[Example]:
             label = name.replace("-", " ").capitalize()
             photo = renders.shop_photo(test.images[index])
             out.append(Example(f"{name}-photo", f"{label} photo", label, PHOTO, photo))
+        floor, _ = renders.home_photo(test.images[HOME_OF_TEST], np.random.default_rng(HOME_SEED))
+        out.append(
+            Example("trousers-floor", "Trousers on a wooden floor", "On a floor", PHOTO, floor)
+        )
     tshirt = renders.encode(
         renders.paint(renders.shirt_mask(), (40, 45, 70), (246, 244, 240)), "JPEG", quality=90
     )

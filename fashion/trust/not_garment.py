@@ -23,13 +23,13 @@ of a street. Three scores look at an input from different sides; each is compute
   scattered strokes are far from every garment even when the logits are large.
 
 An input is flagged when any score used by the model's card exceeds its threshold.
-`choose_thresholds` picks them without the test set, from garments of the model's
-validation split in the three forms the app receives (`validation_garments`): at most
-`MAX_VAL_FLAG_RATE` of the images as they are and of the same images dressed as shop
-photos (through the photo path) may be flagged, and none of their drawn silhouettes
-that the model gets right with confidence (a correct answer a user drew should not be
-doubted); within those budgets the thresholds flag the most generated non-garments
-(fashion/synthetic.py, seed 0). Which scores a card uses
+`fashion.training.flag_thresholds` picks them without the test set, from garments of the
+model's validation split in the forms the app receives (`validation_garments`): at most
+`MAX_VAL_FLAG_RATE` of the images as they are, of the same images dressed as shop
+photos and as photos taken at home (through the photo path) may be flagged, and none of
+their drawn silhouettes that the model gets right with confidence (a correct answer a
+user drew should not be doubted); within those budgets the thresholds flag the most
+generated non-garments (fashion/data/non_garments.py, seed 0). Which scores a card uses
 is decided by benchmarks/not_garment.py, measured on real non-garment images nobody in
 this project drew (benchmarks/RESULTS.md, section not-garment).
 

@@ -111,3 +111,19 @@ def favicon() -> str:
     rgba = np.zeros((64, 64, 4), np.uint8)
     rgba[mask] = (76, 110, 245, 255)  # the app's primary blue: readable on light and dark tabs
     return png_data_url(rgba)
+
+
+def with_box(im: Image.Image, box: tuple[float, float, float, float], side: int) -> Image.Image:
+    """The photo shrunk to `side` px wide, outside `box` (shares of width and height)
+    dimmed and the box outlined: what the box sliders will cut out from."""
+    from PIL import ImageDraw
+
+    small = im.convert("RGB")
+    small = small.resize((side, max(1, round(side * small.height / small.width))))
+    w, h = small.size
+    x0, y0, x1, y1 = box[0] * w, box[1] * h, box[2] * w, box[3] * h
+    shade = Image.new("L", small.size, 90)
+    ImageDraw.Draw(shade).rectangle([x0, y0, x1, y1], fill=255)
+    out = Image.composite(small, Image.new("RGB", small.size, (12, 12, 12)), shade)
+    ImageDraw.Draw(out).rectangle([x0, y0, x1, y1], outline=(255, 170, 0), width=3)
+    return out
