@@ -461,21 +461,29 @@ def _grace_hopper() -> bytes:
     return (Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").read_bytes()
 
 
-def test_a_portrait_photo_gets_the_warning_and_still_an_answer(app):
-    """A face is not a garment: the upload page warns (from Classifier.predict, the same
-    check as the CLI) but still shows what the model says."""
+def test_a_portrait_photo_is_refused_or_gets_the_warning(app):
+    """A face is not a garment: the upload page either finds no garment in the photo
+    (and says so, offering the box) or warns beside what the model says (the same check
+    as the CLI); it never shows an unwarned answer."""
     from fashion.data import preprocess
     from fashion.serving.classifier import Classifier
 
     photo = _grace_hopper()
-    clf = Classifier.load(app.session_state["model_name"])
-    assert clf.predict(preprocess.photo(photo).image).not_garment
     open_classify(app, "upload")
     app.file_uploader(key="upload").set_value(("grace.jpg", photo, "image/jpeg")).run()
     assert not app.exception
     upload_tab = classify_tab(app, "upload")
-    assert any(WARNING in w.value for w in upload_tab.warning)
-    assert any(s.value.startswith("Prediction:") for s in upload_tab.subheader)
+    try:
+        prepared = preprocess.photo(photo)
+    except preprocess.InputError as exc:
+        assert str(exc).startswith(preprocess.NO_GARMENT)
+        assert any(preprocess.NO_GARMENT in e.value for e in upload_tab.error)
+        assert not any(s.value.startswith("Prediction:") for s in upload_tab.subheader)
+        assert any(e.label.startswith("Wrong cut-out?") for e in app.expander)
+    else:
+        assert Classifier.load(app.session_state["model_name"]).predict(prepared.image).not_garment
+        assert any(WARNING in w.value for w in upload_tab.warning)
+        assert any(s.value.startswith("Prediction:") for s in upload_tab.subheader)
     app.file_uploader(key="upload").set_value(None).run()
 
 

@@ -151,12 +151,13 @@ def test_card_flag_rates_hold_on_fresh_data(name):
     # Real garments are rarely flagged ...
     assert np.mean(f["test"]) < 0.08
     # ... and many non-garments are, also ones no calibration run has seen. 600 images:
-    # a binomial standard error of ~2 points, so 8 points is a generous tolerance. With
-    # at most 2 % false alarms on real garments, the tutorial MLPs' features catch about
-    # half of these drawings; the default model more (and >= 90 % of real
-    # non-garment photos and digits: benchmarks/not_garment.py).
+    # a binomial standard error of ~2 points, so 8 points is a generous tolerance. The
+    # default model catches most of these drawings (and >= 90 % of real non-garment
+    # photos and digits: benchmarks/not_garment.py). The tutorial MLPs find photos taken
+    # at home unlike their training images too: with those in the garment budget their
+    # thresholds rise, and they catch 10-45 % of the drawings (their cards say which).
     fresh_rate = np.mean(f["generated"])
-    assert fresh_rate > (0.5 if name == default_name() else 0.4)
+    assert fresh_rate > (0.5 if name == default_name() else 0.05)
     assert fresh_rate == pytest.approx(card.ood_flag_rate_generated, abs=0.08)
 
 

@@ -47,6 +47,8 @@ METHODS = ("auto", "plain", "cut-out")
 MIN_INK_FRACTION = 0.002
 RESAMPLE = Image.Resampling.LANCZOS
 CUT_OUT_STEP = "the garment found (the rest is background)"
+# How every "there is no garment here" refusal begins (not an unreadable file).
+NO_GARMENT = "No garment found"
 
 
 @dataclass(frozen=True)
@@ -336,11 +338,11 @@ def photo(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     if box is not None:
-        return _cut_out(rgb, gray, box, "No garment found inside your box.")
+        return _cut_out(rgb, gray, box, f"{NO_GARMENT} inside your box.")
     advice = "Please upload a photo of one garment, or put a box round it."
     plain = _plain_border(gray) if method == "auto" else method == "plain"
     if gray.shape == (IMAGE_SIZE, IMAGE_SIZE) or plain:
-        message = f"No garment found: {_what_was_found(gray)}. {advice}"
+        message = f"{NO_GARMENT}: {_what_was_found(gray)}. {advice}"
         return _prepare(rgb, _to_uint8(gray), message, show_mask=True)
     reason = _what_was_found(gray)
     if not reason.startswith("the image is a single flat colour"):
@@ -348,7 +350,7 @@ def photo(
             "nothing in the photo stands apart from its surroundings as one garment "
             "(it is noise, an even texture, or a scene with no garment in front)"
         )
-    return _cut_out(rgb, gray, None, f"No garment found: {reason}. {advice}")
+    return _cut_out(rgb, gray, None, f"{NO_GARMENT}: {reason}. {advice}")
 
 
 def _plain_border(gray: np.ndarray) -> bool:

@@ -207,9 +207,7 @@ def run(
         "fast_path": time_batch(evaluate, images, batch_repeats),
     }
     accuracy = float((evaluate(images) == test.labels).mean())
-
-    ratios = _ratios(latency, throughput)
-    photos = photo_path_ms()
+    ratios, photos = _ratios(latency, throughput), photo_path_ms()
     return {
         "model": clf.name,
         "n_params": clf.n_params,

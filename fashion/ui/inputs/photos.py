@@ -91,6 +91,10 @@ def single_photo(name: str, file_name: str, data: bytes, key: str) -> None:
         prepared, refused = _photo(data, None), ""
     except preprocess.InputError as exc:
         prepared, refused = None, str(exc)
+    if prepared is None and not refused.startswith(preprocess.NO_GARMENT):
+        # A file that cannot be read as a photo: no box can help.
+        answer.error(f"This file cannot be used: {refused}")
+        return
     unsure = prepared is None or prepared.unsure
     box = _box_fix(data, key, expanded=unsure)
     if box is not None:

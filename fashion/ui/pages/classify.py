@@ -50,7 +50,7 @@ def render() -> None:
 
 def _follow_link() -> None:
     """Seed the stores from the URL the session was opened with (once)."""
-    example, sample, mode = (
+    example, index, mode = (
         links.take(links.EXAMPLE),
         links.take(links.SAMPLE),
         links.take(links.MODE),
@@ -58,8 +58,8 @@ def _follow_link() -> None:
     if example is not None:
         st.session_state[gallery.EXAMPLE_STORE] = example  # checked against the offer when drawn
         mode = mode or "examples"
-    if sample is not None:
-        sample.set_sample(sample)
+    if index is not None:
+        sample.set_sample(index)
         mode = mode or "sample"
     if mode in MODES:
         st.session_state[MODE_STORE] = mode
