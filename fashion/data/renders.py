@@ -147,6 +147,11 @@ def _colour(rng: np.random.Generator, lo: float, hi: float, sat: float = 0.25) -
     return c.astype(np.float32)
 
 
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1] (clipped) -> uint8 pixels, rounded."""
+    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
 def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb @ _LUMA
 
@@ -344,17 +349,15 @@ def home_photo_with_mask(
     noise = float(rng.uniform(0.005, 0.03))
     info["noise"] = noise
     rgb += rng.normal(0, noise, rgb.shape).astype(np.float32)
-    out = Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8), "RGB")
-
-    buf = io.BytesIO()
+    pixels = _to_uint8(rgb)
     if rng.random() < 0.9:
         quality = int(rng.integers(70, 96))
-        out.save(buf, format="JPEG", quality=quality)
+        data = encode(pixels, "JPEG", quality=quality)
         info["format"] = f"JPEG q{quality}"
     else:
-        out.save(buf, format="PNG")
+        data = encode(pixels, "PNG")
         info["format"] = "PNG"
-    return buf.getvalue(), info, alpha >= MASK_OPACITY
+    return data, info, alpha >= MASK_OPACITY
 
 
 def home_photo(img28: np.ndarray, rng: np.random.Generator) -> tuple[bytes, dict]:
@@ -377,11 +380,7 @@ def empty_surface(rng: np.random.Generator, size: tuple[int, int] = (480, 640)) 
     info: dict = {}
     rgb = surface(str(rng.choice(SURFACES)), rng, h, w) * _lighting(rng, h, w, info)[..., None]
     rgb += rng.normal(0, float(rng.uniform(0.005, 0.03)), rgb.shape).astype(np.float32)
-    buf = io.BytesIO()
-    Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)).save(
-        buf, format="JPEG", quality=int(rng.integers(70, 96))
-    )
-    return buf.getvalue()
+    return encode(_to_uint8(rgb), "JPEG", quality=int(rng.integers(70, 96)))
 
 
 def two_garments_at_home(
@@ -411,4 +410,4 @@ def two_garments_at_home(
         min(w, left + side + pad) / w,
         min(h, top + side + pad) / h,
     )
-    return encode(np.round(rgb * 255).astype(np.uint8)), box
+    return encode(_to_uint8(rgb)), box
