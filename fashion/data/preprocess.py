@@ -45,7 +45,8 @@ PLAIN_BORDER = 0.02
 METHODS = ("auto", "plain", "cut-out")
 # Less ink than this fraction of the canvas is a stray click, not a drawing.
 MIN_INK_FRACTION = 0.002
-RESAMPLE = Image.Resampling.LANCZOS
+# Less spread than this (1.5 grey levels in 255) is one flat colour.
+FLAT = 1.5 / 255
 CUT_OUT_STEP = "the garment found (the rest is background)"
 # How every "there is no garment here" refusal begins (not an unreadable file).
 NO_GARMENT = "No garment found"
@@ -60,7 +61,7 @@ class Prepared:
         cut-out drawn over the photo as (H, W, 3) uint8.
     inverted: True if the input was dark-on-light and was negated.
     unsure: True if the garment was hard to tell from its background (the app then
-        offers to redo the cut-out from a box the user draws).
+        offers to redo the cut-out inside a box the user puts round the garment).
     """
 
     image: np.ndarray
@@ -155,16 +156,21 @@ class _Garment:
     inverted: bool
 
 
+def _border_level(gray: np.ndarray) -> tuple[float, float]:
+    """(median, robust noise) of the gray level on the image's border: the background's
+    level, and its spread as a standard deviation (MAD -> sigma for Gaussian noise)."""
+    border = _border(gray)
+    level = float(np.median(border))
+    return level, 1.4826 * float(np.median(np.abs(border - level)))
+
+
 def _extract(rgb: np.ndarray, gray: np.ndarray) -> _Garment | None:
     """Background -> 0, garment -> bright, from the colour of the image's border.
 
     Returns None if nothing stands out from the background.
     """
     bg_rgb = np.median(_border(rgb), axis=0)
-    border_gray = _border(gray)
-    bg_gray = float(np.median(border_gray))
-    # Robust noise level of the background (MAD -> sigma for Gaussian noise).
-    sigma = 1.4826 * float(np.median(np.abs(border_gray - bg_gray)))
+    bg_gray, sigma = _border_level(gray)
 
     signed = gray - bg_gray  # > 0: lighter than the background
     colour = np.abs(rgb - bg_rgb).max(axis=2)  # catches a hue change at equal brightness
@@ -237,20 +243,6 @@ def _stretch(crop: np.ndarray) -> np.ndarray:
     return np.clip(crop / peak, 0, 1).astype(np.float32) if peak > 0 else crop
 
 
-def _fit_28(crop: np.ndarray) -> np.ndarray:
-    """Longest side -> 28 keeping the aspect ratio, centred on a black 28x28 canvas."""
-    h, w = crop.shape
-    scale = IMAGE_SIZE / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    if (nh, nw) != (h, w):
-        small = Image.fromarray(crop.astype(np.float32), mode="F").resize((nw, nh), RESAMPLE)
-        crop = np.asarray(small, dtype=np.float32)
-    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
-    top, left = (IMAGE_SIZE - nh) // 2, (IMAGE_SIZE - nw) // 2
-    out[top : top + nh, left : left + nw] = crop
-    return np.clip(out, 0, 1)
-
-
 def _already_28(gray: np.ndarray) -> Prepared:
     """A 28x28 input is already at the dataset's scale: fix the polarity, nothing else.
 
@@ -285,7 +277,7 @@ def _prepare(
     top, bottom, left, right = _bounding_box(garment.mask, garment.signal)
     crop = _stretch(garment.signal[top:bottom, left:right])
     steps.append(("cropped to the garment", crop))
-    image = _fit_28(crop)
+    image = cutout.fit_28(crop)
     steps.append(("28x28: what the model sees", image))
     return Prepared(image=image, steps=steps, inverted=garment.inverted)
 
@@ -344,18 +336,17 @@ def photo(
     if gray.shape == (IMAGE_SIZE, IMAGE_SIZE) or plain:
         message = f"{NO_GARMENT}: {_what_was_found(gray)}. {advice}"
         return _prepare(rgb, _to_uint8(gray), message, show_mask=True)
-    reason = _what_was_found(gray)
-    if not reason.startswith("the image is a single flat colour"):
-        reason = (
-            "nothing in the photo stands apart from its surroundings as one garment "
-            "(it is noise, an even texture, or a scene with no garment in front)"
-        )
+    reason = (
+        _what_was_found(gray)
+        if _spread(gray) < FLAT
+        else "nothing in the photo stands apart from its surroundings as one garment "
+        "(it is noise, an even texture, or a scene with no garment in front)"
+    )
     return _cut_out(rgb, gray, None, f"{NO_GARMENT}: {reason}. {advice}")
 
 
 def _plain_border(gray: np.ndarray) -> bool:
-    border = _border(gray)
-    return 1.4826 * float(np.median(np.abs(border - np.median(border)))) < PLAIN_BORDER
+    return _border_level(gray)[1] < PLAIN_BORDER
 
 
 def _cut_out(
@@ -382,11 +373,16 @@ def _cut_out(
     return Prepared(image=found.image, steps=steps, inverted=inverted, unsure=found.unsure)
 
 
+def _spread(gray: np.ndarray) -> float:
+    """The image's range of brightness, its darkest and brightest 0.5 % left out."""
+    lo, hi = np.percentile(gray, [0.5, 99.5])
+    return float(hi - lo)
+
+
 def _what_was_found(gray: np.ndarray) -> str:
     """Why nothing stood out, in words a user can act on: what the image is instead."""
-    lo, hi = np.percentile(gray, [0.5, 99.5])
-    spread = float(hi - lo)
-    if spread < 1.5 / 255:
+    spread = _spread(gray)
+    if spread < FLAT:
         return "the image is a single flat colour"
     h, w = gray.shape
     middle = gray[h // 4 : h - h // 4, w // 4 : w - w // 4]
