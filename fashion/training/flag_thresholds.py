@@ -146,15 +146,26 @@ def sketch_view(images28: np.ndarray) -> np.ndarray:
     return np.stack([preprocess.sketch(silhouette_canvas(img)).image for img in images28])
 
 
+def _through_photo_path(files) -> np.ndarray:
+    """(M, 28, 28) the photo path's images of the photo files `files`; the ones it
+    refuses are left out (M <= N)."""
+    out = []
+    for data in files:
+        try:
+            out.append(preprocess.photo(data).image)
+        except preprocess.InputError:
+            continue
+    return np.stack(out) if out else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+
+
 def photo_view(images28: np.ndarray, seed: int = PHOTO_SEED) -> np.ndarray:
     """(M, 28, 28) what the model sees when each garment is photographed for a shop: the
-    image dressed as a JPEG shop photo (`fashion.samples.shop_photo`, a random size,
-    margin, background, colour and quality per image), then through the photo path.
-    Photos the photo path refuses are left out (M <= N)."""
+    image dressed as a JPEG shop photo (`fashion.data.renders.shop_photo`, a random
+    size, margin, background, colour and quality per image), then through the photo
+    path. Photos the photo path refuses are left out (M <= N)."""
     rng = np.random.default_rng(seed)
-    out = []
-    for img in images28:
-        data = shop_photo(
+    return _through_photo_path(
+        shop_photo(
             img,
             scale=int(rng.integers(6, 17)),
             background=PHOTO_BACKGROUNDS[rng.integers(len(PHOTO_BACKGROUNDS))],
@@ -162,11 +173,8 @@ def photo_view(images28: np.ndarray, seed: int = PHOTO_SEED) -> np.ndarray:
             quality=int(rng.integers(70, 96)),
             colour=tuple(int(v) for v in rng.integers(0, 150, 3)),
         )
-        try:
-            out.append(preprocess.photo(data).image)
-        except preprocess.InputError:
-            continue
-    return np.stack(out) if out else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+        for img in images28
+    )
 
 
 def home_view(images28: np.ndarray, seed: int = HOME_SEED) -> np.ndarray:
@@ -174,14 +182,7 @@ def home_view(images28: np.ndarray, seed: int = HOME_SEED) -> np.ndarray:
     on a bedsheet, a floor, a carpet; `fashion.data.renders.home_photo`), then through
     the photo path. Photos the photo path refuses are left out (M <= N)."""
     rng = np.random.default_rng(seed)
-    out = []
-    for img in images28:
-        data, _ = home_photo(img, rng)
-        try:
-            out.append(preprocess.photo(data).image)
-        except preprocess.InputError:
-            continue
-    return np.stack(out) if out else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    return _through_photo_path(home_photo(img, rng)[0] for img in images28)
 
 
 def save_stats(path: Path, stats: dict) -> None:
