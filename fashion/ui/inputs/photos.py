@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from fashion.data import preprocess, uploads
 from fashion.serving import share
@@ -85,12 +86,9 @@ def upload_tab(name: str) -> None:
 
 
 def single_photo(name: str, file_name: str, data: bytes, key: str) -> None:
-    """One photo's answer, and a box to draw round the garment when the cut-out is wrong."""
+    """One photo's answer, and a box to put round the garment when the cut-out is wrong."""
     answer = st.container()
-    try:
-        prepared, refused = _photo(data, None), ""
-    except preprocess.InputError as exc:
-        prepared, refused = None, str(exc)
+    prepared, refused = _try_photo(data, None)
     if prepared is None and not refused.startswith(preprocess.NO_GARMENT):
         # A file that cannot be read as a photo: no box can help.
         answer.error(f"This file cannot be used: {refused}")
@@ -98,10 +96,7 @@ def single_photo(name: str, file_name: str, data: bytes, key: str) -> None:
     unsure = prepared is None or prepared.unsure
     box = _box_fix(data, key, expanded=unsure)
     if box is not None:
-        try:
-            prepared, refused = _photo(data, box), ""
-        except preprocess.InputError as exc:
-            prepared, refused = None, str(exc)
+        prepared, refused = _try_photo(data, box)
     with answer:
         if prepared is None:
             st.error(f"This file cannot be used: {refused}")
@@ -120,8 +115,24 @@ def single_photo(name: str, file_name: str, data: bytes, key: str) -> None:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _photo(data: bytes, box: tuple[float, float, float, float] | None) -> preprocess.Prepared:
-    """`preprocess.photo`, once per photo and box: every stroke on the box canvas reruns."""
+    """`preprocess.photo`, once per photo and box: every move of a box slider reruns."""
     return preprocess.photo(data, box=box)
+
+
+def _try_photo(
+    data: bytes, box: tuple[float, float, float, float] | None
+) -> tuple[preprocess.Prepared | None, str]:
+    """(the photo path's result, "") or (None, why the photo was refused)."""
+    try:
+        return _photo(data, box), ""
+    except preprocess.InputError as exc:
+        return None, str(exc)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _box_preview(data: bytes, box: tuple[float, float, float, float]) -> Image.Image:
+    """The photo with `box` drawn on it, decoded once per photo and box."""
+    return with_box(uploads.decode(data), box, BOX_PX)
 
 
 def _box_fix(data: bytes, key: str, expanded: bool) -> tuple[float, float, float, float] | None:
@@ -142,7 +153,7 @@ def _box_fix(data: bytes, key: str, expanded: bool) -> tuple[float, float, float
         on = sliders.toggle("Cut out inside this box", key=f"{key}-box-on")
         box = (x[0] / 100, y[0] / 100, x[1] / 100, y[1] / 100)
         with state.friendly_errors("the box"):
-            picture.image(with_box(uploads.decode(data), box, BOX_PX), width=BOX_PX)
+            picture.image(_box_preview(data, box), width=BOX_PX)
         return box if on and x[1] > x[0] and y[1] > y[0] else None
 
 
