@@ -19,7 +19,6 @@ The result is written to the `home-photos` section of benchmarks/RESULTS.md
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -32,9 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from benchmarks._results import add_no_write_flag, publish  # noqa: E402
-from benchmarks.photo_robustness import render_shop_photo  # noqa: E402
-from fashion.data import official, preprocess, renders  # noqa: E402
+from benchmarks._results import publish  # noqa: E402
+from benchmarks.photo_robustness import (  # noqa: E402
+    random_test_images,
+    render_shop_photo,
+    sample_arguments,
+)
+from fashion.data import preprocess, renders  # noqa: E402
 from fashion.serving.classifier import Classifier  # noqa: E402
 
 GOALS = {"home correct": 0.90, "home refused": 0.01, "home flagged": 0.05}
@@ -53,14 +56,21 @@ def _box(mask: np.ndarray, margin: float = 0.05) -> tuple[float, float, float, f
     )
 
 
-def _outcomes(clf: Classifier, files: list[bytes], labels: np.ndarray, **kwargs) -> dict:
-    """Correct / refused / flagged shares (and CPU ms per photo) of one photo path."""
+def _outcomes(
+    clf: Classifier,
+    files: list[bytes],
+    labels: np.ndarray,
+    method: str = "auto",
+    boxes: list[tuple[float, float, float, float]] | None = None,
+) -> dict:
+    """Correct / refused / flagged shares (and CPU ms per photo) of one photo path: the
+    `method` of `preprocess.photo`, or the cut-out inside each file's box of `boxes`."""
     images, kept, cpu = [], [], 0.0
     for k, data in enumerate(files):
+        box = None if boxes is None else boxes[k]
         t = time.process_time()  # CPU time: wall time depends on what else runs
         try:
-            images.append(preprocess.photo(data, **{n: v[k] if isinstance(v, list) else v
-                                                    for n, v in kwargs.items()}).image)  # fmt: skip
+            images.append(preprocess.photo(data, box=box, method=method).image)
             kept.append(k)
         except preprocess.InputError:
             pass
@@ -104,17 +114,8 @@ def _row(name: str, r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=1000, help="test images to use")
-    parser.add_argument("--model", help="shipped model (default: the best one)")
-    parser.add_argument("--seed", type=int, default=0)
-    add_no_write_flag(parser)
-    args = parser.parse_args(argv)
-
-    test = official.test_set()
-    rng = np.random.default_rng(args.seed)
-    idx = np.sort(rng.choice(len(test), size=min(args.n, len(test)), replace=False))
-    images, labels = test.images[idx], test.labels[idx]
+    args = sample_arguments(__doc__, 1000, argv)
+    rng, images, labels = random_test_images(args.n, args.seed)
     clf = Classifier.load(args.model)
     t0 = time.perf_counter()
     shops = [render_shop_photo(img, rng)[0] for img in images]
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     shop = _outcomes(clf, shops, labels)
     home = _outcomes(clf, homes, labels)
     plain = _outcomes(clf, homes, labels, method="plain")
-    boxed = _outcomes(clf, homes, labels, box=boxes)
+    boxed = _outcomes(clf, homes, labels, boxes=boxes)
     refused, empties = _no_garment_refused(max(20, args.n // 10), args.seed)
     by_surface = Counter(surfaces)
     per_surface = ", ".join(
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     lines = [
         f"`benchmarks/home_photos.py --n {args.n} --seed {args.seed}`, model `{clf.name}`, "
-        f"{len(idx)} random official test images, each rendered once as a shop photo and "
+        f"{len(images)} random official test images, each rendered once as a shop photo and "
         f"once as a photo taken at home. Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
         f"({time.perf_counter() - t0:.0f} s wall, 1-min load average "
         f"{os.getloadavg()[0]:.1f} at the end).",

@@ -120,25 +120,34 @@ def naive(file_bytes: bytes) -> np.ndarray:
     return np.asarray(im, np.float32) / 255.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=3000, help="test images to use")
+def sample_arguments(doc: str, default_n: int, argv: list[str] | None) -> argparse.Namespace:
+    """The flags of a benchmark that renders test images as photos: --n, --model, --seed
+    and --no-write."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--n", type=int, default=default_n, help="test images to use")
     parser.add_argument("--model", help="shipped model (default: the best one)")
     parser.add_argument("--seed", type=int, default=0)
     add_no_write_flag(parser)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def random_test_images(n: int, seed: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
+    """(the generator that drew them, to render with; images; labels) of `n` random
+    official test images, class-balanced in expectation, in test-set order."""
     test = official.test_set()
-    rng = np.random.default_rng(args.seed)
-    # A random, class-balanced-in-expectation sample of the test set.
-    idx = np.sort(rng.choice(len(test), size=min(args.n, len(test)), replace=False))
-    images, labels = test.images[idx], test.labels[idx]
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(test), size=min(n, len(test)), replace=False))
+    return rng, test.images[idx], test.labels[idx]
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = sample_arguments(__doc__, 3000, argv)
+    rng, images, labels = random_test_images(args.n, args.seed)
     clf = Classifier.load(args.model)
     t0 = time.perf_counter()
-    photo_x = np.zeros((len(idx), 28, 28), np.float32)
+    photo_x = np.zeros((len(images), 28, 28), np.float32)
     naive_x = np.zeros_like(photo_x)
-    dark = np.zeros(len(idx), bool)
+    dark = np.zeros(len(images), bool)
     failures = 0
     prep_seconds = 0.0
     for k, img in enumerate(images):
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = pred == labels
         return float(ok[mask].mean() if mask is not None else ok.mean())
 
-    original = test.images[idx].astype(np.float32) / 255.0
+    original = images.astype(np.float32) / 255.0
     rows = [
         ("originals (28x28)", acc(original)),
         ("photo path", acc(photo_x)),
@@ -168,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     gap = 100 * (rows[0][1] - rows[1][1])
     lines = [
         f"`benchmarks/photo_robustness.py --n {args.n} --seed {args.seed}`, model "
-        f"`{clf.name}`, {len(idx)} random official test images, each rendered once as a "
+        f"`{clf.name}`, {len(images)} random official test images, each rendered once as a "
         f"shop photo (scaled 6-16x, rotated up to 8 degrees, offset on a larger non-square "
         f"canvas, light/off-white/pastel background or, for 15 %, a dark one; coloured "
         f"garment, faint shadow, noise, JPEG q60-95 or PNG). "
@@ -181,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- gap originals - photo path: **{gap:.1f} points** (goal: at most 5)",
         f"- photo path on light backgrounds {light:.2%} ({int((~dark).sum())} images), "
         f"on dark backgrounds {dark_acc:.2%} ({int(dark.sum())} images)",
-        f"- renders refused by the photo path: {failures} of {len(idx)}",
-        f"- photo path cost: {1000 * prep_seconds / len(idx):.0f} ms of CPU per photo (mean); "
+        f"- renders refused by the photo path: {failures} of {len(images)}",
+        f"- photo path cost: {1000 * prep_seconds / len(images):.0f} ms of CPU per photo (mean); "
         f"whole run {render_seconds:.0f} s wall, "
         f"1-min load average {os.getloadavg()[0]:.1f} at the end",
     ]
