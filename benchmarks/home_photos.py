@@ -116,7 +116,7 @@ def _row(name: str, r: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sample_arguments(__doc__, 1000, argv)
     rng, images, labels = random_test_images(args.n, args.seed)
-    clf = Classifier.load(args.model)
+    clf = Classifier.load(args.model, args.models_dir)
     t0 = time.perf_counter()
     shops = [render_shop_photo(img, rng)[0] for img in images]
     homes, surfaces, boxes = [], [], []

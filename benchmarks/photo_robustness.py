@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
 from benchmarks._results import add_no_write_flag, publish  # noqa: E402
+from fashion.card import MODELS_DIR  # noqa: E402
 from fashion.data import (
     official,  # noqa: E402
     preprocess,  # noqa: E402
@@ -126,6 +127,9 @@ def sample_arguments(doc: str, default_n: int, argv: list[str] | None) -> argpar
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--n", type=int, default=default_n, help="test images to use")
     parser.add_argument("--model", help="shipped model (default: the best one)")
+    parser.add_argument(
+        "--models-dir", type=Path, default=MODELS_DIR, help="where it is (a candidate's run)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     add_no_write_flag(parser)
     return parser.parse_args(argv)
@@ -143,7 +147,7 @@ def random_test_images(n: int, seed: int) -> tuple[np.random.Generator, np.ndarr
 def main(argv: list[str] | None = None) -> int:
     args = sample_arguments(__doc__, 3000, argv)
     rng, images, labels = random_test_images(args.n, args.seed)
-    clf = Classifier.load(args.model)
+    clf = Classifier.load(args.model, args.models_dir)
     t0 = time.perf_counter()
     photo_x = np.zeros((len(images), 28, 28), np.float32)
     naive_x = np.zeros_like(photo_x)

@@ -25,7 +25,19 @@ from fashion.serving.engines import twin_model
 from fashion.serving.export import export_tflite
 from fashion.training import registry
 from fashion.training.augment import augment_batch
+from fashion.training.outliers import outlier_images
+from fashion.training.photo_views import photo_views, swap_in
 from fashion.training.train_config import TrainConfig, cpu_has_bf16
+
+
+@dataclass
+class PhotoViews:
+    """Photo views of the fit images (fashion.training.photo_views), aligned with them."""
+
+    images: np.ndarray  # (N, 28, 28) uint8
+    made: np.ndarray  # (N,) bool: this image has a view
+    share: float  # chance per epoch that an image with a view is shown as it
+
 
 # Progress reports per epoch, for a caller that shows a progress bar (the Playground).
 PROGRESS_STEPS = 20
@@ -40,15 +52,20 @@ def epoch_data(
     erasing: float = 0.5,
     erasing_area: float = 0.25,
     erasing_fill: str = "noise",
+    views: PhotoViews | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The shuffled (and augmented) training arrays of one epoch.
 
     Depends only on (seed, epoch), so a run is reproducible. Whole-epoch numpy arrays
     fed to `fit` train ~2x faster here than a `keras.utils.PyDataset` of batches.
+    With `views`, images that have a photo view are shown as it at random (before the
+    flip, shift and erasing, which apply to both alike).
     """
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(x))
     xe, ye = x[order], y[order]
+    if views is not None:
+        xe = swap_in(xe, views.images[order], views.made[order], views.share, rng)
     if augment:
         xe = augment_batch(xe, rng, erasing, erasing_area, erasing_fill)
     return xe, ye
@@ -218,6 +235,13 @@ class _Data:
     y_val: np.ndarray
     val_labels: np.ndarray  # (M,) ints
     source: str  # where the dataset was found
+    views: PhotoViews | None = None
+    x_out: np.ndarray | None = None  # outlier-exposure images (K, 28, 28, 1), or None
+
+    @property
+    def epoch_size(self) -> int:
+        """Images per epoch: the fit images and the outlier-exposure ones."""
+        return len(self.x_fit) + (0 if self.x_out is None else len(self.x_out))
 
 
 @dataclass
@@ -245,7 +269,12 @@ def _data(c: TrainConfig) -> _Data:
     rng = np.random.default_rng(c.seed)
     fit_split = _subset(fit_split, c.fit_images, rng)
     val_split = _subset(val_split, c.val_images, rng)
+    x_out = None
+    if c.outliers:
+        x_out = outlier_images(c.outliers, c.seed)[0][..., None]
     return _Data(
+        views=_views(fit_split, c, rng),
+        x_out=x_out,
         x_fit=fit_split.as_float(),
         y_fit=keras.utils.to_categorical(fit_split.labels, NUM_CLASSES),
         x_val=val_split.as_float(),
@@ -253,6 +282,22 @@ def _data(c: TrainConfig) -> _Data:
         val_labels=val_split.labels,
         source=source,
     )
+
+
+def _views(fit_split: official.Split, c: TrainConfig, rng) -> PhotoViews | None:
+    """Photo views of `c.photo_views` fit images drawn at random (None without any)."""
+    if not c.photo_views:
+        return None
+    n = min(c.photo_views, len(fit_split))
+    chosen = np.sort(rng.choice(len(fit_split), n, replace=False))
+    views, made = photo_views(fit_split.images[chosen], c.seed)
+    images = np.zeros_like(fit_split.images)
+    images[chosen] = views
+    has_view = np.zeros(len(fit_split), bool)
+    has_view[chosen] = made
+    print(f"photo views: {int(made.sum()):,} of {n:,} rendered photos kept", flush=True)
+    share = 0.5 if c.photo_share is None else c.photo_share
+    return PhotoViews(images, has_view, share)
 
 
 def _build(c: TrainConfig, entry: registry.Entry, steps_per_epoch: int) -> tuple:
@@ -314,6 +359,22 @@ class _Progress(keras.callbacks.Callback):
             self.report({"event": "epoch", "epoch": epoch + 1, "logs": logs})
 
 
+def _with_outliers(d: _Data) -> tuple[np.ndarray, np.ndarray, PhotoViews | None]:
+    """The fit images followed by the outlier-exposure ones (target: every class alike)."""
+    if d.x_out is None:
+        return d.x_fit, d.y_fit, d.views
+    uniform = np.full((len(d.x_out), NUM_CLASSES), 1 / NUM_CLASSES, d.y_fit.dtype)
+    views = d.views
+    if views is not None:
+        none = np.zeros((len(d.x_out), *views.images.shape[1:]), views.images.dtype)
+        views = PhotoViews(
+            np.concatenate([views.images, none]),
+            np.concatenate([views.made, np.zeros(len(d.x_out), bool)]),
+            views.share,
+        )
+    return np.concatenate([d.x_fit, d.x_out]), np.concatenate([d.y_fit, uniform]), views
+
+
 def _fit(
     model: keras.Model, c: TrainConfig, d: _Data, first_epoch: int, verbose: int, report
 ) -> _Fitted:
@@ -325,15 +386,16 @@ def _fit(
         done, history, elapsed = checkpoint.restore(model)
         print(f"resuming after epoch {done}/{c.epochs} ({elapsed:.0f} s so far)", flush=True)
     t0 = time.perf_counter() - elapsed
-    steps = math.ceil(len(d.x_fit) / c.batch_size)
+    steps = math.ceil(d.epoch_size / c.batch_size)
     progress = _Progress(report, steps, t0, c.max_seconds)
     callbacks = [_EpochLog(c.epochs), progress]
     average = _WeightAverage() if c.swa else None
     # The same every epoch: built once (a copy of the validation arrays), not per `fit`.
     val_batches = fit_batches(d.x_val, d.y_val, c.batch_size) if len(d.x_val) else None
+    x, y, views = _with_outliers(d)
     for epoch in range(done, c.epochs):
-        xe, ye = epoch_data(d.x_fit, d.y_fit, c.seed, first_epoch + epoch, c.augment,
-                            c.erasing, c.erasing_area, c.erasing_fill)  # fmt: skip
+        xe, ye = epoch_data(x, y, c.seed, first_epoch + epoch, c.augment,
+                            c.erasing, c.erasing_area, c.erasing_fill, views)  # fmt: skip
         hist = model.fit(
             fit_batches(xe, ye, c.batch_size),  # in order: epoch_data shuffled, reproducibly
             initial_epoch=epoch,
@@ -474,7 +536,7 @@ def train(config: TrainConfig, verbose: int | None = None, report: Report | None
     tf.config.experimental.enable_op_determinism()
     say({"event": "phase", "phase": "loading the images"})
     d = _data(c)
-    model, previous = _build(c, entry, math.ceil(len(d.x_fit) / c.batch_size))
+    model, previous = _build(c, entry, math.ceil(d.epoch_size / c.batch_size))
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 0
     print(

@@ -102,6 +102,20 @@ class TrainConfig:
     max_seconds: float | None = field(
         default=None, metadata=_opt("stop training after this many seconds")
     )
+    # Photo views (fashion.training.photo_views): this many fit images are also rendered
+    # as photos and cut out by the app's photo path; each epoch shows an image's view
+    # instead of the image with probability `photo_share`.
+    photo_views: int | None = field(
+        default=None, metadata=_opt("render this many fit images as photos (0: none)")
+    )
+    photo_share: float | None = field(
+        default=None, metadata=_opt("chance an image with a photo view is shown as it")
+    )
+    # Outlier exposure (fashion.training.outliers): drawn non-garments added to every
+    # epoch with the uniform answer as their target.
+    outliers: int | None = field(
+        default=None, metadata=_opt("non-garments trained towards the uniform answer (0: none)")
+    )
     # 6,000 training images held out to choose and calibrate.
     val_fraction: float = field(default=0.1, metadata=_opt("share of train held out"))
     limit: int | None = field(
