@@ -45,7 +45,7 @@ nginx:
 	else echo "note: nginx missing; the load-balancer test will be skipped"; fi
 
 run: $(VENV)/.runtime data
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	FASHION_DEV=1 $(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
 
 # A public server: the model loads at start, public-demo settings (README, "Host it").
 serve: $(VENV)/.runtime data

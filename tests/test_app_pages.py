@@ -579,3 +579,18 @@ def test_missing_dataset_is_a_message_and_the_app_still_works(monkeypatch, tmp_p
         official.load.cache_clear()
         st.cache_resource.clear()
         st.cache_data.clear()
+
+
+def test_classify_offers_the_same_answers_from_code(app, shipped_cards):
+    """ "Use via API": a curl line for this server and the chosen model, and where the
+    models and the description are."""
+    from fashion.ui.pages.classify import server_url
+
+    at = open_classify(app, "examples")
+    assert_clean(at)
+    code = "\n".join(c.value for c in at.code)
+    assert "/api/predict?model=" + shipped_cards[0].name in code and "curl" in code
+    text = "\n".join(m.value for m in at.markdown)
+    assert "/api/models" in text and "/api/openapi.json" in text
+    assert server_url("https://demo.example.org/classify?mode=sketch") == "https://demo.example.org"
+    assert server_url(None) == "http://localhost:8501"

@@ -164,3 +164,32 @@ def test_two_visitors_behind_nginx_each_get_their_prediction(deployment):
     spread = load.affinity(deployment, visits)
     assert spread["one_process"] == 2, spread  # each visitor's requests on one process
     assert len(spread["per_process"]) == 2, spread  # and both processes served one
+
+
+def test_the_api_answers_through_nginx_per_client(deployment, test_split):
+    """POST /api/predict through the balancer: answered by one of the app processes, and
+    the rate limit counts the address nginx passes on (not nginx's own)."""
+    import requests
+
+    from fashion.data import renders
+    from fashion.serving import api
+
+    photo = renders.shop_photo(test_split.images[0])
+    r = requests.post(f"{deployment.url}/api/predict", data=photo, timeout=60,
+                      headers={"Content-Type": "image/jpeg"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == card.default_name()
+    assert re.search(
+        r"upstream=127\.0\.0\.1:\d+ 200 POST /api/predict", deployment.access_log.read_text()
+    )
+    # nginx appends the caller's address; a forged one in front of it changes nothing.
+    # Each app process keeps its own count and nginx spreads API requests over both, so
+    # a flood of 3 x the rate (tokens come back while it runs) puts more than one
+    # minute's worth on at least one of them.
+    forged = {"X-Forwarded-For": "203.0.113.50"}
+    codes = []
+    while 429 not in codes and len(codes) < 3 * api.RATE_PER_MINUTE:
+        r = requests.get(f"{deployment.url}/api/models", headers=forged, timeout=30)
+        codes.append(r.status_code)
+    assert codes[-1] == 429, codes  # all came from 127.0.0.1, whatever they claimed
+    assert len(codes) > api.RATE_PER_MINUTE

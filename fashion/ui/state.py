@@ -15,7 +15,7 @@ import streamlit as st
 
 from fashion import card as cards
 from fashion.data import official
-from fashion.serving import bench
+from fashion.serving import api, bench
 from fashion.serving.classifier import Classifier, Prediction
 from fashion.training.jobs import SessionModel
 from fashion.trust import confidence, explain
@@ -37,7 +37,8 @@ def dataset() -> official.Dataset:
 
 @st.cache_resource(show_spinner="Loading the model…")
 def _shipped_classifier(name: str) -> Classifier:
-    return Classifier.load(name)
+    # The HTTP API's instance: one copy of each model per process.
+    return api.shared_classifier(name)
 
 
 def load_shipped(name: str) -> Classifier:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -31,6 +32,10 @@ from fashion.serving.serve import PUBLIC_CONFIG, public_settings
 log = logging.getLogger("fashion.warmup")
 
 READY_ROUTE = "/api/ready"
+# `make run` sets FASHION_DEV=1: the public settings but for these, which keep the
+# developer's reload on save (.streamlit/config.toml).
+DEV_ENV = "FASHION_DEV"
+DEV_KEEPS = ("server.fileWatcherType", "server.runOnSave")
 
 
 class WarmUp:
@@ -119,13 +124,18 @@ def apply_public_settings() -> dict[str, Any]:
     from streamlit import config
 
     settings = public_settings()
+    if os.environ.get(DEV_ENV) == "1":
+        # `make run`: the same app, but it reloads when its code changes.
+        settings = {k: v for k, v in settings.items() if k not in DEV_KEEPS}
     for key, value in settings.items():
         config.set_option(key, value, where_defined=str(PUBLIC_CONFIG))
     return settings
 
 
 def routes() -> list:
-    """The extra HTTP routes of streamlit_app.py."""
+    """The extra HTTP routes of streamlit_app.py: readiness and the API."""
     from starlette.routing import Route
 
-    return [Route(READY_ROUTE, ready, methods=["GET"])]
+    from fashion.serving import api
+
+    return [Route(READY_ROUTE, ready, methods=["GET"]), *api.routes()]

@@ -44,8 +44,42 @@ def render() -> None:
         st.error("No trained model is available, so nothing can be classified yet.")
         return
     _follow_link()
+    _use_via_api(name)
     mode = _mode_tabs()
     links.page_params(mode=mode)
+
+
+def _use_via_api(model: str) -> None:
+    """How to get the same answers from code: this server's own HTTP API (README, "Use
+    it from code"; fashion.serving.api)."""
+    base = server_url(st.context.url)
+    with st.popover("Use via API", icon=":material/code:"):
+        st.markdown(
+            "The same answers from code, on this server: `POST` an image to "
+            "`/api/predict` (a batch of up to 16 as multipart fields named `file`)."
+        )
+        st.code(
+            f'curl -s --data-binary @shirt.jpg -H "Content-Type: image/jpeg" \\\n'
+            f'  "{base}/api/predict?model={model}"',
+            language="bash",
+        )
+        st.markdown(
+            f"Options `model=` and `input=photo|sketch|dataset`; the models are listed at "
+            f"[/api/models]({base}/api/models), the whole description at "
+            f"[/api/openapi.json]({base}/api/openapi.json). The README's *Use it from code* "
+            "has a Python example and the limits."
+        )
+
+
+def server_url(page_url: str | None) -> str:
+    """The server's root URL from the page's (scheme and host only); a default when the
+    page has none (e.g. under AppTest)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(page_url or "")
+    if not (parts.scheme and parts.netloc):
+        return "http://localhost:8501"
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _follow_link() -> None:
