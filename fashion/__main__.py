@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 # TensorFlow's C++ start-up chatter is noise on a command line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -148,6 +149,13 @@ def _model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="map only the first N test images (a quick check)")
     p.set_defaults(func=_cmd_map)
 
+    p = sub.add_parser(
+        "precompute",
+        help="store a model's answers on the 10k test images beside it (NAME.test.npz)",
+    )
+    _model_arguments(p, every=True)
+    p.set_defaults(func=_cmd_precompute)
+
     from fashion.serving import serve  # light: starts processes, imports neither TF nor Streamlit
 
     p = sub.add_parser("serve", help="run the app for visitors: one process, or K behind nginx")
@@ -177,6 +185,25 @@ def _cmd_map(args: argparse.Namespace) -> int:
     for name in names:
         path = feature_map.write(name, models_dir, limit=args.limit, seed=args.seed)
         print(f"wrote {path} ({feature_map.TestMap.load(path).seconds:.0f} s)", flush=True)
+    return 0
+
+
+def _cmd_precompute(args: argparse.Namespace) -> int:
+    import time
+
+    from fashion.analysis import test_outputs
+    from fashion.card import MODELS_DIR, default_name, shipped
+    from fashion.data.official import test_set
+    from fashion.serving.classifier import Classifier
+
+    models_dir = args.models_dir or MODELS_DIR
+    names = [c.name for c in shipped(models_dir)] if args.all else [args.model]
+    images = test_set().as_float()
+    for name in names:
+        t0 = time.perf_counter()
+        clf = Classifier.load(name or default_name(models_dir), Path(models_dir))
+        path = test_outputs.write(clf, images, models_dir)
+        print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return 0
 
 

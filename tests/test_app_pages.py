@@ -268,6 +268,14 @@ def test_models_page_compares_every_model_with_live_latency(app, shipped_cards):
     assert len(charts(app)) == 3
     reliability = charts(app)[2]
     assert reliability["data"][-1]["name"] == "perfectly calibrated"
+    # In words a visitor understands first; the raw figures wait in expanders.
+    text = " ".join(m.value for m in app.markdown)
+    best = shipped_cards[0]
+    assert f"When {best.name} says it is 80 % sure, it is right about 80 % of the time" in text
+    assert f"{best.ood_flag_rate_test:.1%} of real garments" in text
+    labels = [e.label for e in app.expander]
+    assert any("calibration error (ECE)" in x for x in labels)
+    assert any("scores and thresholds" in x for x in labels)
 
 
 def test_dataset_page_names_the_source_and_counts(app, dataset):

@@ -111,3 +111,17 @@ def test_mistakes_are_coloured_apart_from_the_diagonal(shipped_cards):
     assert (z[diagonal] < 0).all() and (z[~diagonal] >= 0).all()
     assert z[~diagonal].max() == pytest.approx(1.0)
     assert (z[~diagonal][cm[~diagonal] > 0] > 0).all()  # any mistake is tinted
+
+
+def test_the_epoch_axis_has_whole_epochs_only():
+    from fashion.card import ModelCard
+
+    short = charts.training_curves([ModelCard(name="a", history={"loss": [1.0, 0.8, 0.7]})])
+    assert short.layout.xaxis.dtick == 1 and short.layout.xaxis.tickformat == "d"
+    long = charts.training_curves([ModelCard(name="b", history={"loss": [1.0] * 72})])
+    assert long.layout.xaxis.dtick == 8  # whole, about ten ticks
+
+
+def test_the_confusion_matrix_spells_the_classes_as_every_page_does():
+    fig = charts.confusion_heatmap(np.eye(10, dtype=int) * 100)
+    assert list(fig.data[0].x) == list(CLASS_NAMES) == list(fig.data[0].y)

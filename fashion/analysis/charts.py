@@ -94,12 +94,6 @@ CONFUSION_SCALE = [
 ]
 
 
-# Axis labels of the confusion matrix, short enough for a phone (the hover names the class
-# in full): with the long names the labels took half of a 390 px screen.
-SHORT_NAMES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-               "Bag", "Boot")  # fmt: skip
-
-
 def cell_text(count: int, fraction: float, normalized: bool) -> str:
     """What a confusion cell says: the count, or its share of the row.
 
@@ -138,7 +132,8 @@ def confusion_heatmap(
     # Mistakes: 0..1 relative to the worst one (square root spreads the small ones);
     # right answers: -1..-0.2 by the row's accuracy.
     z = np.where(diagonal, -(0.2 + 0.8 * frac), np.sqrt(frac / worst))
-    names = list(SHORT_NAMES)
+    # The class names as every other page spells them; upright, they fit a phone.
+    names = list(CLASS_NAMES)
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -245,11 +240,18 @@ def training_curves(cards: Sequence[ModelCard]) -> go.Figure:
             row=1,
             col=1,
         )
-    fig.update_xaxes(title="epoch")
+    # Whole epochs only: a 3-epoch run had ticks at 1.5 and 2.5.
+    fig.update_xaxes(title="epoch", tickformat="d", dtick=_epoch_step(cards))
     # The legend under the plots, not beside them: beside, it left a phone's plots a
     # third of the width.
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     return _compact(fig, 460)
+
+
+def _epoch_step(cards: Sequence[ModelCard]) -> int:
+    """A whole-number tick step giving at most ~10 ticks for the longest history."""
+    longest = max((len(v) for c in cards for v in c.history.values()), default=1)
+    return max(1, -(-longest // 10))
 
 
 def per_class_accuracy(cards: Sequence[ModelCard]) -> go.Figure:

@@ -75,6 +75,7 @@ def calibrate_model(name: str, models_dir: Path | None = None) -> dict:
     Returns:
         The fields written into the card (every other card field is kept as it was).
     """
+    from fashion.analysis import test_outputs
     from fashion.analysis.evaluate import evaluate_classifier
     from fashion.serving.classifier import Classifier
 
@@ -137,6 +138,9 @@ def calibrate_model(name: str, models_dir: Path | None = None) -> dict:
     for legacy in ("ood_threshold", "ood_threshold_pixel"):
         card.extra.pop(legacy, None)
     card.write(card_file)
+    # The pages' test-set answers, with the views just chosen: stored, not recomputed.
+    stored = test_outputs.TestOutputs(test_logits, test_outputs.fingerprint(clf))
+    test_outputs.save(stored, test_outputs.outputs_path(name, models_dir))
     return fields
 
 

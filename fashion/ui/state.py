@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from fashion import card as cards
+from fashion.analysis import test_outputs
 from fashion.data import official
 from fashion.serving import api, bench
 from fashion.serving.classifier import Classifier, Prediction
@@ -81,7 +82,11 @@ def model_cards() -> list[cards.ModelCard]:
 
 @st.cache_data(show_spinner="Classifying the 10,000 test images (once per model)…")
 def _shipped_test_logits(name: str) -> np.ndarray:
-    return _shipped_classifier(name).logits(dataset().test.as_float())
+    # Stored beside the model (`python -m fashion precompute`); computed only when the
+    # stored answers belong to other weights.
+    clf = _shipped_classifier(name)
+    path = test_outputs.outputs_path(name, clf.path.parent)
+    return test_outputs.stored_logits(clf, dataset().test.as_float(), path)
 
 
 def logits_on_test_set(name: str) -> np.ndarray:

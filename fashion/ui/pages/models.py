@@ -44,8 +44,16 @@ def render() -> None:
             "size (MB)": st.column_config.NumberColumn(format="%.2f"),
             "latency (ms)": st.column_config.NumberColumn(format="%.2f"),
             "train time (min)": st.column_config.NumberColumn(format="%.1f"),
-            "temperature": st.column_config.NumberColumn(format="%.3f"),
-            "ECE calibrated": st.column_config.NumberColumn(format="%.2f%%"),
+            "temperature": st.column_config.NumberColumn(
+                format="%.3f",
+                help="What the raw scores are divided by, so the confidence "
+                "shown matches how often the model is right (fitted on validation images)",
+            ),
+            "confidence off by": st.column_config.NumberColumn(
+                format="%.2f%%",
+                help="How far the confidence shown is from the accuracy "
+                "reached, on average over the test images (expected calibration error, ECE)",
+            ),
         },
     )
     st.subheader("Training curves")
@@ -94,7 +102,7 @@ def summary_row(card: ModelCard, latency_ms: float | None) -> dict:
         "views per answer": card.views.replace("+", " + "),
         "train time (min)": card.train_seconds / 60 if card.train_seconds else None,
         "temperature": card.temperature if card.calibrated else None,
-        "ECE calibrated": None if card.ece_after is None else 100 * card.ece_after,
+        "confidence off by": None if card.ece_after is None else 100 * card.ece_after,
     }
 
 
@@ -111,25 +119,35 @@ def trust(name: str) -> None:
             f"{name} is not calibrated yet (`python -m fashion calibrate --model {name}`): "
             f"its probabilities are the raw softmax, expected calibration error {before:.2%}."
         )
-    else:
-        after = confidence.ece(calibrated, labels)
-        a, b, c = st.columns(3)
-        a.metric("Temperature (fitted on validation)", f"{clf.temperature:.3f}")
-        b.metric("ECE raw softmax", f"{before:.2%}")
-        c.metric(
-            "ECE as shown", f"{after:.2%}", delta=f"{after - before:+.2%}", delta_color="inverse"
-        )
     shown = calibrated if calibrated is not None else raw
     ece = confidence.ece(shown, labels)
-    st.caption(
-        f"**ECE {ece:.2%}**: over the 10,000 test images, the confidence the app shows and "
-        f"the accuracy actually reached differ by {ece:.2%} on average (15 equal-width "
-        "bins of the top probability, each weighted by its number of images). Each bar "
-        "below is the accuracy of the test images whose top probability falls in that "
-        "bin: a calibrated model's bars sit on the diagonal. Bins with few images (see the "
-        "table) say little either way."
-        + (f" Method: {clf.card.calibration}." if clf.card.calibration else "")
+    headline = (
+        f"When {name} says it is 80 % sure, it is right about 80 % of the time."
+        if ece < 0.02
+        else f"Take {name}'s confidence as a rough guide only."
     )
+    st.markdown(
+        f"**{headline}** Over the 10,000 test images, the confidence it shows and how "
+        f"often it is actually right differ by **{ece:.1%}** on average. Each bar below is "
+        "how often it was right on the test images where it showed that much confidence: "
+        "bars on the diagonal mean its confidence can be taken at its word."
+    )
+    with st.expander("The figures: temperature, calibration error (ECE), method"):
+        if calibrated is not None:
+            after = confidence.ece(calibrated, labels)
+            a, b, c = st.columns(3)
+            a.metric("Temperature (fitted on validation)", f"{clf.temperature:.3f}")
+            b.metric("ECE raw softmax", f"{before:.2%}")
+            c.metric(
+                "ECE as shown", f"{after:.2%}", delta=f"{after - before:+.2%}",
+                delta_color="inverse",
+            )  # fmt: skip
+        st.caption(
+            f"ECE (expected calibration error) {ece:.2%}: 15 equal-width bins of the top "
+            "probability, each bin's |confidence - accuracy| weighted by its number of "
+            "images. Bins with few images say little either way."
+            + (f" Method: {clf.card.calibration}." if clf.card.calibration else "")
+        )
     st.plotly_chart(charts.reliability_diagram(raw, calibrated, labels), key="reliability")
     r = state.reliability_on_test_set(name)
     rows = [
@@ -164,28 +182,41 @@ def ood_rates(card: ModelCard) -> None:
             "(`python -m fashion calibrate`), so the warning never fires for it."
         )
         return
-    a, b = st.columns(2)
-    a.metric("Official test images flagged", f"{card.ood_flag_rate_test:.1%}")
-    b.metric("Generated non-garments flagged", f"{card.ood_flag_rate_generated:.1%}")
-    if card.ood_flag_rate_val_photos is not None:
-        st.caption(
-            f"Chosen so that garments are left alone in every form the app takes: "
-            f"{card.ood_flag_rate_val:.1%} of the validation images flagged, "
-            f"{card.ood_flag_rate_val_photos:.1%} of them dressed as shop photos, and "
-            f"{card.ood_flagged_val_sketches} of their drawn silhouettes that the model "
-            "gets right with at least 80 % confidence."
-        )
-    by_kind = card.ood_flag_rate_by_kind
-    if by_kind:
-        st.dataframe(
-            [{"non-garment": k, "flagged": 100 * v} for k, v in by_kind.items()],
-            hide_index=True,
-            column_config={"flagged": st.column_config.NumberColumn(format="%.0f%%")},
-        )
-    st.caption(
-        f"Scores: {card.ood_score}; {card.ood_generated}. Real photos and digits nobody in "
-        "this project drew: benchmarks/RESULTS.md, section not-garment."
+    st.markdown(
+        "The warning *unlike the training images: not a garment?* appears when an input "
+        "looks like nothing the model learned from (a face, a page of text, a cup), so its "
+        f"answer should not be trusted. With {card.name} it appears on "
+        f"**{card.ood_flag_rate_test:.1%} of real garments** (the official test images) "
+        f"and on **{card.ood_flag_rate_generated:.0%} of the non-garments** we generate to "
+        "check it."
     )
+    with st.expander("The figures: flag rates, scores and thresholds"):
+        if card.ood_flag_rate_val_photos is not None:
+            homes = (
+                ""
+                if card.ood_flag_rate_val_homes is None
+                else f", {card.ood_flag_rate_val_homes:.1%} of them as photos taken at home"
+            )
+            st.caption(
+                "Thresholds chosen on validation images so that garments are left alone in "
+                f"every form the app takes: {card.ood_flag_rate_val:.1%} of the validation "
+                f"images flagged, {card.ood_flag_rate_val_photos:.1%} of them dressed as shop "
+                f"photos{homes}, and {card.ood_flagged_val_sketches} of their drawn "
+                "silhouettes that the model gets right with at least 80 % confidence."
+            )
+        by_kind = card.ood_flag_rate_by_kind
+        if by_kind:
+            st.dataframe(
+                [{"non-garment": k, "flagged": 100 * v} for k, v in by_kind.items()],
+                hide_index=True,
+                column_config={"flagged": st.column_config.NumberColumn(format="%.0f%%")},
+            )
+        thresholds = ", ".join(f"{k} > {v:.3g}" for k, v in card.ood_thresholds.items())
+        st.caption(
+            f"Scores: {card.ood_score} (flagged when {thresholds}); {card.ood_generated}. "
+            "Real photos and digits nobody in this project drew: benchmarks/RESULTS.md, "
+            "sections not-garment and everyday-photos."
+        )
 
 
 if __name__ == "__main__":
