@@ -44,9 +44,10 @@ def render() -> None:
         st.error("No trained model is available, so nothing can be classified yet.")
         return
     _follow_link()
-    _use_via_api(name)
     mode = _mode_tabs()
     links.page_params(mode=mode)
+    # Last: on a phone, nothing may push the input and its answer down.
+    _use_via_api(name)
 
 
 def _use_via_api(model: str) -> None:
