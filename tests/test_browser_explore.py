@@ -135,6 +135,9 @@ def test_map_a_lasso_shows_its_images_and_an_upload_lands_on_it(page, test_split
     page.get_by_text(re.compile(r"of 10,000 images in colour")).wait_for()
     box = chart.locator(".nsewdrag").first.bounding_box()  # plotly's drag surface
     assert box and box["width"] > 200
+    # The lasso is a tool in the chart's toolbar (a drag pans, so a click can select).
+    chart.hover()
+    chart.locator('[data-title="Lasso Select"]').click()
     # A lasso round the middle of the map: press, trace a closed loop, release.
     cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
     r = min(box["width"], box["height"]) * 0.25  # wide: the map has gaps
@@ -167,6 +170,25 @@ def test_map_a_lasso_shows_its_images_and_an_upload_lands_on_it(page, test_split
     chart.get_by_text("your image").first.wait_for()  # the star's legend entry
     page.get_by_text(re.compile(r"^#\d+ · Bag$")).first.wait_for()
     assert_no_exception(page)
+
+
+def test_map_a_click_on_a_dot_opens_its_image_and_detail(page):
+    open_page(page, "map", "Map of the test set")
+    chart = map_chart(page)
+    page.get_by_text(re.compile(r"of 10,000 images in colour")).wait_for()
+    # Where plotly drew the first dot of a class trace, and which test image it is.
+    dot = chart.evaluate(
+        """gd => { const fl = gd._fullLayout, fd = gd._fullData[1];
+             return {x: fl._size.l + fl.xaxis.l2p(fd.x[0]), y: fl._size.t + fl.yaxis.l2p(fd.y[0]),
+                     index: fd.customdata[0]}; }"""
+    )
+    origin = chart.bounding_box()
+    page.mouse.move(origin["x"] + dot["x"], origin["y"] + dot["y"])
+    page.mouse.click(origin["x"] + dot["x"], origin["y"] + dot["y"])
+    page.get_by_role("heading", name=f"Test image #{dot['index']}").wait_for()
+    assert_no_exception(page)
+    page.keyboard.press("Escape")
+    page.get_by_role("heading", name=re.compile(r"^1 selected image$")).wait_for()
 
 
 @pytest.mark.parametrize(("viewport", "suffix"), [(DESKTOP, ""), (PHONE, "-phone")])

@@ -234,7 +234,7 @@ def _clean(at) -> None:
 
 def _map_chart(at) -> dict:
     specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    return next(s for s in specs if s["layout"].get("dragmode") == "lasso")
+    return next(s for s in specs if s["layout"].get("dragmode") == "pan")
 
 
 def _indices(trace: dict) -> list[int]:
@@ -283,7 +283,7 @@ def test_map_filters_keep_only_the_matching_points(map_app, test_split, shown_pr
 
 
 def test_a_selection_on_the_map_shows_its_images_and_the_detail(map_app, test_split):
-    """The page's side of a selection: the browser test drives a real lasso."""
+    """The page's side of a selection: the browser tests drive a real lasso and click."""
     picked = [int(i) for i in np.flatnonzero(test_split.labels == 6)[:3]]
     map_app.session_state["map_selection"] = picked
     map_app.run()

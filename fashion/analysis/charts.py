@@ -445,7 +445,10 @@ def map_of_test_set(
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(
-        dragmode="lasso",
+        # Pan, not lasso: Streamlit turns click-to-select off while the lasso or box tool
+        # is the drag mode, so with lasso as the default a click on a dot did nothing.
+        # The lasso and box are one click away in the toolbar.
+        dragmode="pan",
         clickmode="event+select",
         hovermode="closest",
         legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, itemsizing="constant"),

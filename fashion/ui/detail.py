@@ -25,7 +25,8 @@ TILE_PX = 104  # a thumbnail tile: three fit a phone's width (390 px), eight a l
 DETAIL_PX = 168
 
 
-def _open(scope: str, index: int) -> None:
+def open_detail(scope: str, index: int) -> None:
+    """Open test image `index` in the detail dialog on the page's next run."""
     st.session_state[f"{scope}-open"] = index
     st.session_state[f"{scope}-last"] = index
 
@@ -60,7 +61,7 @@ def grid(
                 st.button(
                     "Inspect",
                     key=f"{button_key}-{i}",
-                    on_click=_open,
+                    on_click=open_detail,
                     args=(scope, i),
                     type="primary" if chosen else "secondary",
                     width="stretch",

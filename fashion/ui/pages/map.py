@@ -53,6 +53,8 @@ def _on_select() -> None:
     event = st.session_state.get("map_chart") or {}
     picked = charts.map_selection(event.get("selection", {}).get("points", []))
     st.session_state[SELECTION_KEY] = picked
+    if len(picked) == 1:  # a click on one dot: its image and detail at once
+        detail.open_detail(SCOPE, picked[0])
 
 
 def _clear_selection() -> None:
@@ -84,8 +86,9 @@ def show(name: str) -> None:
     st.caption(
         f"Each dot is one of the 10,000 official test images, where **{name}** puts it: "
         "images it sees as alike sit together. Colour = true class, **✕ = a mistake**. "
-        "Hover for the label and the prediction; **click a dot or draw a lasso** to see the "
-        "images."
+        "Hover for the label and the prediction; **click a dot** to see its image and "
+        "detail, or pick the **lasso** (or box) in the chart's toolbar and draw round a group "
+        "to see its images."
     )
     shown = filters(probs, labels)
     wrong = int((pred[shown] != labels[shown]).sum())
@@ -141,8 +144,8 @@ def selected_images(name: str, probs: np.ndarray, labels: np.ndarray) -> None:
     selected = st.session_state.get(SELECTION_KEY) or []
     if not selected:
         st.info(
-            "Nothing selected yet: click a dot, or draw a lasso round a group of dots "
-            "(the box tool is in the chart's toolbar).",
+            "Nothing selected yet: click a dot, or pick the lasso in the chart's toolbar "
+            "and draw round a group of dots.",
             icon=":material/gesture:",
         )
         return
