@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import shutil
+import time
 import urllib.request
 from pathlib import Path
 
@@ -117,8 +118,16 @@ def _cookie_for_each_process(deployment) -> list[str]:
     for k in range(200):
         value = f"test-{k}"
         get(f"{deployment.url}/_stcore/health", {"Cookie": f"{ROUTE_COOKIE}={value}"})
-        line = deployment.access_log.read_text().splitlines()[-1]
-        upstream = re.search(r"upstream=(\S+)", line).group(1)
+        # This request's own line (nginx may write it a moment after answering; the last
+        # line then was an earlier request's, and both cookies seemed to reach one process).
+        pattern = re.compile(rf"route={re.escape(value)} upstream=(\S+)")
+        for _ in range(100):
+            if m := pattern.search(deployment.access_log.read_text()):
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError(f"no access-log line for route {value}")
+        upstream = m.group(1)
         found.setdefault(upstream, value)
         if len(found) == len(deployment.app_ports):
             return list(found.values())
